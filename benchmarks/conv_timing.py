@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import argparse
 import platform
-import statistics
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,41 +22,12 @@ import torch
 import torch.nn.functional as F
 
 from dlcourse.layers import conv2d_im2col, conv2d_naive
+from dlcourse.timing import cpu_name, median_times_ms
 
 INPUT_SHAPE = (1, 64, 56, 56)
 WEIGHT_SHAPE = (64, 64, 3, 3)
 PADDING = 1
 MAX_IM2COL_RATIO = 3.0
-
-
-def cpu_name() -> str:
-    """The CPU model from /proc/cpuinfo when present, otherwise what platform knows."""
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text(errors="replace").splitlines():
-            if line.lower().startswith(("model name", "hardware", "cpu model")):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine() or "unknown"
-
-
-def time_ms(
-    fns: dict[str, Callable[[], torch.Tensor]], repeats: int, warmup: int
-) -> dict[str, float]:
-    """Median wall-clock time of each ``fn()`` in milliseconds.
-
-    The functions are timed in turns (one run of each per round), so that a slow phase of the
-    machine (e.g. a busy neighbour on a shared VM) affects all of them alike.
-    """
-    for fn in fns.values():
-        for _ in range(warmup):
-            fn()
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(ts) * 1000.0 for name, ts in times.items()}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -96,8 +65,9 @@ def main(argv: list[str] | None = None) -> int:
                 return 1
 
         fast = ("F.conv2d", "conv2d_im2col")
-        medians = time_ms({k: bind(impls[k]) for k in fast}, args.repeats, warmup=5)
-        medians |= time_ms({"conv2d_naive": bind(conv2d_naive)}, args.naive_repeats, warmup=1)
+        medians = median_times_ms({k: bind(impls[k]) for k in fast}, args.repeats, warmup=5)
+        naive = {"conv2d_naive": bind(conv2d_naive)}
+        medians |= median_times_ms(naive, args.naive_repeats, warmup=1)
 
     base = medians["F.conv2d"]
     lines = [
