@@ -1,22 +1,37 @@
 #!/usr/bin/env bash
 # Run every test: lint, unit tests, every notebook of _toc.yml re-executed and compared with its
-# stored outputs (nbval), then the website build with warnings as errors.
+# stored outputs (nbval), the website build with warnings as errors, and every page loaded in
+# headless Chromium (no JavaScript errors, every image loads; screenshots in _build/screenshots).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/setup.sh
 export PYTHONHASHSEED=0
 
 echo "== lint"
-.venv/bin/ruff check src tests benchmarks scripts
+.venv/bin/ruff check src tests benchmarks scripts _ext conftest.py
 
 echo "== unit tests"
 .venv/bin/python -m pytest tests -q
 
 echo "== notebooks (nbval over _toc.yml)"
-mapfile -t notebooks < <(.venv/bin/python scripts/toc.py)
+toc_list=$(.venv/bin/python scripts/toc.py)  # fails on a notebook missing from _toc.yml
+mapfile -t notebooks <<< "$toc_list"
 .venv/bin/python -m pytest -q -p no:cacheprovider --nbval --nbval-current-env \
     --nbval-sanitize-with tests/sanitize.cfg --nbval-cell-timeout=600 "${notebooks[@]}"
 
 echo "== website (jupyter-book build -W)"
-.venv/bin/jupyter-book build . -W --keep-going > _build.log 2>&1 || { cat _build.log; exit 1; }
-tail -n 3 _build.log
+mkdir -p _build
+.venv/bin/jupyter-book build . -W --keep-going > _build/jupyter-book.log 2>&1 || { cat _build/jupyter-book.log; exit 1; }
+tail -n 3 _build/jupyter-book.log
+
+echo "== website in headless Chromium"
+if ! command -v chromium > /dev/null && [ "$(id -u)" = 0 ] && command -v apt-get > /dev/null; then
+    echo "installing the Debian package chromium"
+    apt-get update -qq || true
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium > /dev/null
+fi
+if command -v chromium > /dev/null; then
+    .venv/bin/python scripts/check_site.py
+else
+    echo "SKIPPED: Chromium is not installed (apt-get install chromium) - the pages were not loaded"
+fi
