@@ -111,8 +111,8 @@ def fit(
       ``ReduceLROnPlateau`` is stepped with the validation loss (training loss without one).
     - ``on_step(StepInfo)`` is called after every optimisation step (e.g. for a live plot);
       ``on_epoch(epoch, history)`` after every epoch.
-    - ``progress`` shows a tqdm bar per epoch (``tqdm.auto``: a widget in Jupyter, text in a
-      terminal).
+    - ``progress`` shows one tqdm bar over all steps (``tqdm.auto``: a widget in Jupyter,
+      text in a terminal); it disappears when training ends.
     The model is moved to ``device`` (default: :func:`dlcourse.device.get_device`).
     """
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
@@ -126,52 +126,57 @@ def fit(
     loss_fn = loss_fn if loss_fn is not None else nn.CrossEntropyLoss()
     history = History()
     global_step = 0
+    bar = None
     if progress:
         from tqdm.auto import tqdm
 
-    for epoch in range(epochs):
-        start = time.perf_counter()
-        model.train()
-        total_loss = torch.zeros((), device=device)
-        correct = torch.zeros((), device=device, dtype=torch.long)
-        count = 0
-        batches = train_loader
-        bar = None
-        if progress:
-            total = len(train_loader) if hasattr(train_loader, "__len__") else None
-            bar = tqdm(train_loader, total=total, desc=f"epoch {epoch + 1}/{epochs}", leave=False)
-            batches = bar
-        for step, (x, y) in enumerate(batches):
-            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-            out = model(x)
-            loss = loss_fn(out, y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            with torch.no_grad():
-                total_loss += loss.detach() * len(y)
-                correct += (out.argmax(1) == y).sum()
-            count += len(y)
-            global_step += 1
-            if on_step is not None:
-                on_step(StepInfo(epoch, step, global_step, loss.detach(), len(y)))
+        per_epoch = len(train_loader) if hasattr(train_loader, "__len__") else None
+        total = per_epoch * epochs if per_epoch is not None else None
+        bar = tqdm(total=total, desc="training", unit="batch", leave=False)
+
+    try:
+        for epoch in range(epochs):
+            start = time.perf_counter()
+            model.train()
+            total_loss = torch.zeros((), device=device)
+            correct = torch.zeros((), device=device, dtype=torch.long)
+            count = 0
+            for step, (x, y) in enumerate(train_loader):
+                x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+                out = model(x)
+                loss = loss_fn(out, y)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                with torch.no_grad():
+                    total_loss += loss.detach() * len(y)
+                    correct += (out.argmax(1) == y).sum()
+                count += len(y)
+                global_step += 1
+                if bar is not None:
+                    bar.update()
+                if on_step is not None:
+                    on_step(StepInfo(epoch, step, global_step, loss.detach(), len(y)))
+            if count == 0:
+                raise ValueError("train_loader yielded no batches")
+            history.train_loss.append(total_loss.item() / count)
+            history.train_acc.append(correct.item() / count)
+            if val_loader is not None:
+                val_loss, val_acc = evaluate(model, val_loader, loss_fn, device)
+                history.val_loss.append(val_loss)
+                history.val_acc.append(val_acc)
+            if scheduler is not None:
+                if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                    losses = history.val_loss if val_loader is not None else history.train_loss
+                    scheduler.step(losses[-1])
+                else:
+                    scheduler.step()
+            history.epoch_time.append(time.perf_counter() - start)
+            if bar is not None:
+                bar.set_postfix(epoch=epoch + 1, loss=f"{history.train_loss[-1]:.3f}")
+            if on_epoch is not None:
+                on_epoch(epoch, history)
+    finally:
         if bar is not None:
             bar.close()
-        if count == 0:
-            raise ValueError("train_loader yielded no batches")
-        history.train_loss.append(total_loss.item() / count)
-        history.train_acc.append(correct.item() / count)
-        if val_loader is not None:
-            val_loss, val_acc = evaluate(model, val_loader, loss_fn, device)
-            history.val_loss.append(val_loss)
-            history.val_acc.append(val_acc)
-        if scheduler is not None:
-            if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-                metric = history.val_loss[-1] if val_loader is not None else history.train_loss[-1]
-                scheduler.step(metric)
-            else:
-                scheduler.step()
-        history.epoch_time.append(time.perf_counter() - start)
-        if on_epoch is not None:
-            on_epoch(epoch, history)
     return history
