@@ -11,7 +11,7 @@ echo "== lint"
 .venv/bin/ruff check src tests benchmarks scripts _ext conftest.py
 
 echo "== unit tests"
-.venv/bin/python -m pytest tests -q
+.venv/bin/python -m pytest tests -q -p no:cacheprovider
 
 echo "== notebooks (nbval over _toc.yml)"
 toc_list=$(.venv/bin/python scripts/toc.py)  # fails on a notebook missing from _toc.yml
