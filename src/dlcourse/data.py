@@ -86,12 +86,20 @@ def _check_split(split: str) -> None:
 
 def _read_idx(path: Path, expected_sha256: str) -> np.ndarray:
     """Decompress an IDX file, check its SHA-256 and parse it (big-endian header, uint8 data)."""
-    raw = gzip.decompress(path.read_bytes())
+    fix = (
+        "reinstall it with `apt-get install --reinstall dataset-fashion-mnist`"
+        if path.parent == SYSTEM_FASHION_MNIST_DIR
+        else "delete it and load again with download=True"
+    )
+    try:
+        raw = gzip.decompress(path.read_bytes())
+    except (OSError, EOFError) as err:  # not gzip at all, or a truncated download
+        raise DataUnavailableError(f"{path} is not a readable gzip file ({err}); {fix}") from err
     digest = hashlib.sha256(raw).hexdigest()
     if digest != expected_sha256:
         raise DataUnavailableError(
             f"{path} does not hold the expected Fashion-MNIST data (SHA-256 {digest[:12]}... "
-            f"instead of {expected_sha256[:12]}...). Delete it and load again."
+            f"instead of {expected_sha256[:12]}...); {fix}"
         )
     ndim = raw[3]
     shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
@@ -361,14 +369,19 @@ def imagenet_preprocess(
     """
     from torchvision.transforms.v2 import functional as TF
 
+    allowed = "allowed: a uint8 array (H, W, 3) or a float tensor (3, H, W) in [0, 1]"
     if isinstance(image, np.ndarray):
-        if image.ndim != 3 or image.shape[2] != 3:
-            raise ValueError(f"expected an RGB image (H, W, 3), got shape {image.shape}")
+        if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+            raise ValueError(f"got an array of shape {image.shape}, dtype {image.dtype}; {allowed}")
         t = torch.from_numpy(np.array(image, dtype=np.float32)).permute(2, 0, 1) / 255.0
-    elif isinstance(image, torch.Tensor) and image.ndim == 3 and image.shape[0] == 3:
+    elif isinstance(image, torch.Tensor):
+        if not image.is_floating_point() or image.ndim != 3 or image.shape[0] != 3:
+            raise ValueError(
+                f"got a tensor of shape {tuple(image.shape)}, dtype {image.dtype}; {allowed}"
+            )
         t = image.float()
     else:
-        raise ValueError("expected a uint8 array (H, W, 3) or a float tensor (3, H, W) in [0, 1]")
+        raise ValueError(f"got {type(image).__name__}; {allowed}")
     t = TF.resize(
         t, int(round(size / 0.875)), interpolation=TF.InterpolationMode.BICUBIC, antialias=True
     )

@@ -6,6 +6,7 @@ the book picks a device or a seed on its own.
 
 from __future__ import annotations
 
+import numbers
 import os
 import random
 
@@ -52,14 +53,14 @@ def seed_everything(seed: int = 0, deterministic: bool = True) -> torch.Generato
     version warns instead of failing). Results then repeat on the same machine and software;
     across different hardware they may still differ in the last bits.
     """
-    if isinstance(seed, bool) or not isinstance(seed, int):
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
         raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    seed = int(seed)
     if not 0 <= seed < 2**32:
         raise ValueError(f"seed must be in [0, 2**32), got {seed}")
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)  # also seeds every CUDA device
-    os.environ["PYTHONHASHSEED"] = str(seed)
     if deterministic:
         # Needed by cuBLAS for deterministic matrix products on CUDA >= 10.2.
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")

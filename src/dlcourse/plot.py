@@ -61,6 +61,8 @@ def _to_numpy_image(img: torch.Tensor | np.ndarray) -> np.ndarray:
         img = img[..., 0]
     if img.ndim not in (2, 3):
         raise ValueError(f"expected a 2-D or 3-D image, got shape {img.shape}")
+    if img.ndim == 3 and img.shape[2] != 3:
+        raise ValueError(f"colour images must be (H, W, 3) or (H, W, 1), got {img.shape}")
     return img
 
 
