@@ -6,8 +6,12 @@ Modules, one idea each:
 - ``data``: Fashion-MNIST, scikit-learn digits, sample photos, the ImageNet-pretrained
   EfficientNet-Lite0 and the ImageNet class names, all offline-first.
 - ``train``: the one training loop every chapter uses.
-- ``layers``: from-scratch layers checked against PyTorch.
-- ``plot``: image grids and training curves in one style.
+- ``layers``: from-scratch layers (convolution, pooling, their backward passes) checked against
+  PyTorch.
+- ``arithmetic``: sizes, parameter counts, costs and receptive fields of conv nets (plain Python).
+- ``summary``: a layer table of any model: output shapes, parameters, activations, MACs.
+- ``plot``: image grids and training curves in one style; ``widgets``: interactive figures.
+- ``timing``: fair wall-clock comparisons; ``checkpoint``: atomic, hash-checked files.
 """
 
 __version__ = "0.1.0"
