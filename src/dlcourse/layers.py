@@ -1,6 +1,15 @@
-"""Two-dimensional convolution written from scratch.
+"""Layers written from scratch and checked against PyTorch: convolution, pooling, and their
+backward passes.
 
-This module implements the same operation as :func:`torch.nn.functional.conv2d` twice:
+- :func:`max_pool2d`, :func:`avg_pool2d` (the signatures of ``F.max_pool2d``/``F.avg_pool2d``)
+  and their backward rules :func:`max_pool2d_backward` (the gradient goes to the argmax) and
+  :func:`avg_pool2d_backward` (spread equally over the window);
+- :func:`conv2d_backward` (input gradient = transposed convolution of the output gradient,
+  weight gradient = correlation of input and output gradient) and
+  :func:`conv2d_input_grad_flipped` (the same input gradient as a full correlation with the
+  flipped kernel).
+
+The convolution itself is implemented, like :func:`torch.nn.functional.conv2d`, twice:
 
 * :func:`conv2d_naive` loops over every output position in Python. It is slow, but each line
   maps directly onto the definition below, so it is the one to read first.
@@ -32,7 +41,18 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["conv2d_naive", "conv2d_im2col"]
+from .arithmetic import pool_output_size
+
+__all__ = [
+    "conv2d_naive",
+    "conv2d_im2col",
+    "max_pool2d",
+    "avg_pool2d",
+    "max_pool2d_backward",
+    "avg_pool2d_backward",
+    "conv2d_backward",
+    "conv2d_input_grad_flipped",
+]
 
 IntOrPair = int | tuple[int, int]
 
@@ -42,7 +62,7 @@ def _out_size(size: int, kernel: int, stride: int = 1, padding: int = 0, dilatio
     return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
 
 
-def _pair(value: object, name: str) -> tuple[int, int]:
+def _pair(value: object, name: str, op: str = "conv2d") -> tuple[int, int]:
     """Turn ``3`` into ``(3, 3)`` and check that ``(3, 2)`` really is a pair of ints."""
     if isinstance(value, int) and not isinstance(value, bool):
         return (value, value)
@@ -53,7 +73,7 @@ def _pair(value: object, name: str) -> tuple[int, int]:
     ):
         return (value[0], value[1])
     raise TypeError(
-        f"conv2d: {name} must be an int or a pair of ints (height, width), "
+        f"{op}: {name} must be an int or a pair of ints (height, width), "
         f"got {value!r} of type {type(value).__name__}."
     )
 
@@ -253,3 +273,423 @@ def conv2d_im2col(
     if bias is not None:
         out = out + bias.reshape(1, c_out, 1, 1)
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Pooling
+# ---------------------------------------------------------------------------------------------
+#
+# Pooling slides a kH x kW window over every (H, W) plane, each channel on its own, and
+# summarises the window by its maximum or its mean. It has no weights. The windows are placed
+# like the taps of a convolution (stride s, padding p, dilation d), so the output size follows
+# the same formula, with an optional "ceil mode" that rounds up instead of down.
+
+
+def _check_shape(shape: object, op: str, name: str) -> tuple[int, ...]:
+    """Check that ``shape`` is ``(C, H, W)`` or ``(N, C, H, W)`` and return it as a tuple."""
+    if not (
+        isinstance(shape, (tuple, list))
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in shape)
+    ):
+        raise TypeError(
+            f"{op}: {name} must be a tuple or torch.Size of ints, got {shape!r} of type "
+            f"{type(shape).__name__}."
+        )
+    if len(shape) not in (3, 4):
+        raise ValueError(
+            f"{op}: {name} must be 3-D (C, H, W) or 4-D (N, C, H, W), got {len(shape)}-D "
+            f"shape {tuple(shape)}."
+        )
+    if min(shape) < 0:
+        raise ValueError(f"{op}: {name} must not have negative sizes, got {tuple(shape)}.")
+    return tuple(shape)
+
+
+def _check_pool2d_args(
+    op: str,
+    shape: tuple[int, ...],
+    kernel_size: object,
+    stride: object,
+    padding: object,
+    dilation: object,
+    ceil_mode: object,
+) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int], tuple[int, int], tuple[int, int]]:
+    """Validate the arguments of a 2-D pooling call on an input of shape ``shape``.
+
+    Returns ``(kernel, stride, padding, dilation, (H_out, W_out))``, each a ``(height, width)``
+    pair; ``stride=None`` means ``stride = kernel_size``.
+    """
+    kernel2 = _pair(kernel_size, "kernel_size", op)
+    stride2 = kernel2 if stride is None else _pair(stride, "stride", op)
+    padding2 = _pair(padding, "padding", op)
+    dilation2 = _pair(dilation, "dilation", op)
+    if not isinstance(ceil_mode, bool):
+        raise TypeError(f"{op}: ceil_mode must be True or False, got {ceil_mode!r}.")
+    if min(kernel2) < 1:
+        raise ValueError(f"{op}: kernel_size must be >= 1 in both dimensions, got {kernel2}.")
+    if min(stride2) < 1:
+        raise ValueError(f"{op}: stride must be >= 1 in both dimensions, got {stride2}.")
+    if min(dilation2) < 1:
+        raise ValueError(f"{op}: dilation must be >= 1 in both dimensions, got {dilation2}.")
+    if min(padding2) < 0:
+        raise ValueError(f"{op}: padding must be >= 0 in both dimensions, got {padding2}.")
+
+    out = []
+    for dim, name in ((0, "height"), (1, "width")):
+        size, k, s, p = shape[-2 + dim], kernel2[dim], stride2[dim], padding2[dim]
+        d = dilation2[dim]
+        if p > k // 2:
+            raise ValueError(
+                f"{op}: padding must be <= kernel_size // 2 (at most half the window), got "
+                f"padding={p} for kernel_size={k} along {name}."
+            )
+        try:
+            out.append(pool_output_size(size, k, s, p, d, ceil_mode))
+        except ValueError as err:
+            raise ValueError(
+                f"{op}: along {name}, {err}. Use a smaller kernel_size/dilation, more padding "
+                "or a larger input."
+            ) from None
+    return kernel2, stride2, padding2, dilation2, (out[0], out[1])
+
+
+def _check_pool_input(input: object, op: str) -> torch.Tensor:
+    if not isinstance(input, torch.Tensor):
+        raise TypeError(f"{op}: input must be a torch.Tensor, got {type(input).__name__}.")
+    if input.dim() not in (3, 4):
+        raise ValueError(
+            f"{op}: input must be 3-D (C, H, W) or 4-D (N, C, H, W), got {input.dim()}-D input "
+            f"with shape {tuple(input.shape)}."
+        )
+    return input
+
+
+def max_pool2d(
+    input: torch.Tensor,
+    kernel_size: IntOrPair,
+    stride: IntOrPair | None = None,
+    padding: IntOrPair = 0,
+    dilation: IntOrPair = 1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    """2-D max pooling: the largest value in each window.
+
+    Same arguments and result as :func:`torch.nn.functional.max_pool2d`. With ``x_pad`` the
+    input padded by ``p`` values of ``-inf`` (which never win the max)::
+
+        out[n, c, y, x] = max_{i,j} x_pad[n, c, y*s + i*d, x*s + j*d]
+
+    ``stride`` defaults to ``kernel_size`` (windows side by side, no overlap). Each dimension has
+    ``floor((in_size + 2p - d(k-1) - 1) / s) + 1`` windows, or with ``ceil_mode=True`` one more
+    partial window when the division leaves a remainder and that window starts inside the input
+    or the left padding. ``padding`` may be at most ``kernel_size // 2``.
+
+    With ``return_indices=True`` it also returns where each maximum came from, as a flat index
+    ``row * W + col`` into the (H, W) plane of the unpadded input, shape
+    ``(N, C, H_out, W_out)``. These indices are all the backward pass needs
+    (:func:`max_pool2d_backward`). Ties go to the first tap in row-major order, like PyTorch on
+    the CPU. A window that sees only padding (possible only with dilation) gives ``-inf``, and
+    its index does not point into the plane.
+
+    Input of shape ``(N, C, H, W)`` or ``(C, H, W)``; floating point or integer (integer inputs
+    are padded with the smallest integer instead of ``-inf``).
+    """
+    op = "max_pool2d"
+    input = _check_pool_input(input, op)
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw), (h_out, w_out) = _check_pool2d_args(
+        op, tuple(input.shape), kernel_size, stride, padding, dilation, ceil_mode
+    )
+    if not isinstance(return_indices, bool):
+        raise TypeError(f"{op}: return_indices must be True or False, got {return_indices!r}.")
+    if input.dtype == torch.bool or input.is_complex():
+        raise TypeError(
+            f"{op}: input must be a real floating point or integer tensor, got {input.dtype}."
+        )
+    h, w = input.shape[-2:]
+    x = input.unsqueeze(0) if input.dim() == 3 else input  # (N, C, H, W)
+
+    # Pad with a value that can never be the maximum. In ceil mode the last window may run past
+    # the right/bottom padding, so pad those sides far enough for it to fit.
+    lowest = float("-inf") if x.is_floating_point() else torch.iinfo(x.dtype).min
+    pad_bottom = max(ph, (h_out - 1) * sh + dh * (kh - 1) + 1 - h - ph)
+    pad_right = max(pw, (w_out - 1) * sw + dw * (kw - 1) + 1 - w - pw)
+    x_pad = F.pad(x, (pw, pad_right, ph, pad_bottom), value=lowest)
+
+    # windows[n, c, y, x, i, j] = x_pad[n, c, y*s + i*d, x*s + j*d], a view as in conv2d_im2col.
+    windows = x_pad.unfold(2, dh * (kh - 1) + 1, sh).unfold(3, dw * (kw - 1) + 1, sw)
+    windows = windows[:, :, :h_out, :w_out, ::dh, ::dw]  # (N, C, H_out, W_out, kH, kW)
+    # Max over the kH*kW taps; `tap` = i*kW + j is the winning tap inside the window.
+    out, tap = windows.reshape(*windows.shape[:4], kh * kw).max(dim=-1)  # (N, C, H_out, W_out)
+
+    if input.dim() == 3:
+        out, tap = out.squeeze(0), tap.squeeze(0)
+    if not return_indices:
+        return out
+    # Tap (i, j) of window (y, x) is input pixel (y*s + i*d - p, x*s + j*d - p).
+    i, j = tap // kw, tap % kw
+    rows = torch.arange(h_out, device=x.device).view(-1, 1) * sh + i * dh - ph
+    cols = torch.arange(w_out, device=x.device).view(1, -1) * sw + j * dw - pw
+    return out, rows * w + cols
+
+
+def avg_pool2d(
+    input: torch.Tensor,
+    kernel_size: IntOrPair,
+    stride: IntOrPair | None = None,
+    padding: IntOrPair = 0,
+) -> torch.Tensor:
+    """2-D average pooling: the mean of each window.
+
+    Same result as :func:`torch.nn.functional.avg_pool2d` with its defaults
+    (``ceil_mode=False``, ``count_include_pad=True``): with ``x_pad`` the input padded by ``p``
+    zeros, and the zeros counted in the mean::
+
+        out[n, c, y, x] = 1/(kH*kW) * sum_{i,j} x_pad[n, c, y*s + i, x*s + j]
+
+    ``stride`` defaults to ``kernel_size``; ``padding`` may be at most ``kernel_size // 2``.
+    Floating-point input of shape ``(N, C, H, W)`` or ``(C, H, W)``.
+    """
+    op = "avg_pool2d"
+    input = _check_pool_input(input, op)
+    (kh, kw), (sh, sw), (ph, pw), _, _ = _check_pool2d_args(
+        op, tuple(input.shape), kernel_size, stride, padding, 1, False
+    )
+    if not input.is_floating_point():
+        raise TypeError(f"{op}: input must be a floating-point tensor, got {input.dtype}.")
+    x = input.unsqueeze(0) if input.dim() == 3 else input  # (N, C, H, W)
+    x_pad = F.pad(x, (pw, pw, ph, ph))
+    windows = x_pad.unfold(2, kh, sh).unfold(3, kw, sw)  # (N, C, H_out, W_out, kH, kW)
+    out = windows.mean(dim=(-2, -1))  # (N, C, H_out, W_out)
+    return out.squeeze(0) if input.dim() == 3 else out
+
+
+# ---------------------------------------------------------------------------------------------
+# Backward passes written by hand
+# ---------------------------------------------------------------------------------------------
+#
+# Each function below takes grad_output = dL/d(out), the gradient of a scalar loss L with respect
+# to the layer's output, and returns the gradient with respect to the layer's inputs by the chain
+# rule: dL/dx = sum over outputs of dL/d(out) * d(out)/dx. They compute what autograd computes
+# for F.max_pool2d, F.avg_pool2d and F.conv2d.
+
+
+def _check_grad_output(grad_output: object, op: str, expected: tuple[int, ...]) -> torch.Tensor:
+    if not isinstance(grad_output, torch.Tensor):
+        raise TypeError(
+            f"{op}: grad_output must be a torch.Tensor, got {type(grad_output).__name__}."
+        )
+    if tuple(grad_output.shape) != expected:
+        raise ValueError(
+            f"{op}: grad_output must have the shape of the forward output {expected}, got "
+            f"{tuple(grad_output.shape)}."
+        )
+    return grad_output
+
+
+def max_pool2d_backward(
+    grad_output: torch.Tensor, indices: torch.Tensor, input_shape: tuple[int, ...]
+) -> torch.Tensor:
+    """Gradient of :func:`max_pool2d` with respect to its input.
+
+    Inside a window the output equals one input, the maximum, so ``d(out)/dx`` is 1 for that
+    input and 0 for the others: the gradient flows only to the input that was the max. An input
+    that is the max of several overlapping windows collects the gradient of each::
+
+        grad_input[n, c, r, q] = sum over (y, x) with indices[n, c, y, x] == r*W + q
+                                 of grad_output[n, c, y, x]
+
+    ``indices`` are the flat indices returned by ``max_pool2d(..., return_indices=True)``, of
+    the same shape as ``grad_output``, ``(N, C, H_out, W_out)`` or ``(C, H_out, W_out)``.
+    ``input_shape`` is the shape of the forward input, ``(N, C, H, W)`` or ``(C, H, W)``. The
+    sum is one ``scatter_add`` over each flattened (H, W) plane.
+    """
+    op = "max_pool2d_backward"
+    shape = _check_shape(input_shape, op, "input_shape")
+    if not isinstance(indices, torch.Tensor):
+        raise TypeError(f"{op}: indices must be a torch.Tensor, got {type(indices).__name__}.")
+    if indices.dtype != torch.int64:
+        raise TypeError(f"{op}: indices must be int64 (torch.long), got {indices.dtype}.")
+    if indices.dim() != len(shape) or tuple(indices.shape[:-2]) != shape[:-2]:
+        raise ValueError(
+            f"{op}: indices must have shape {shape[:-2]} + (H_out, W_out) to match "
+            f"input_shape {shape}, got {tuple(indices.shape)}."
+        )
+    grad_output = _check_grad_output(grad_output, op, tuple(indices.shape))
+    plane = shape[-2] * shape[-1]
+    if indices.numel() > 0 and (indices.min() < 0 or indices.max() >= plane):
+        raise ValueError(
+            f"{op}: indices must lie in [0, H*W) = [0, {plane}), got values from "
+            f"{int(indices.min())} to {int(indices.max())}."
+        )
+    # One (H*W)-long row per plane; add every output gradient at its argmax.
+    grad_input = grad_output.new_zeros((*shape[:-2], plane))
+    grad_input.scatter_add_(-1, indices.flatten(-2), grad_output.flatten(-2))
+    return grad_input.reshape(shape)
+
+
+def avg_pool2d_backward(
+    grad_output: torch.Tensor,
+    input_shape: tuple[int, ...],
+    kernel_size: IntOrPair,
+    stride: IntOrPair | None = None,
+    padding: IntOrPair = 0,
+) -> torch.Tensor:
+    """Gradient of :func:`avg_pool2d` with respect to its input.
+
+    Every input in a window contributes ``1/(kH*kW)`` to that window's mean, so each output
+    gradient is spread equally over its window; overlapping windows add up::
+
+        grad_x_pad[n, c, y*s + i, x*s + j] += grad_output[n, c, y, x] / (kH*kW)
+
+    for every window ``(y, x)`` and tap ``(i, j)``. The gradient that lands on the zero padding
+    is dropped when ``grad_x_pad`` is cropped back to ``input_shape``. The loop runs over the
+    ``kH*kW`` taps, each adding a strided slice of ``grad_output`` at once.
+    """
+    op = "avg_pool2d_backward"
+    shape = _check_shape(input_shape, op, "input_shape")
+    (kh, kw), (sh, sw), (ph, pw), _, (h_out, w_out) = _check_pool2d_args(
+        op, shape, kernel_size, stride, padding, 1, False
+    )
+    grad_output = _check_grad_output(grad_output, op, (*shape[:-2], h_out, w_out))
+    h, w = shape[-2:]
+    share = grad_output / (kh * kw)
+    grad_pad = grad_output.new_zeros((*shape[:-2], h + 2 * ph, w + 2 * pw))
+    for i in range(kh):
+        for j in range(kw):
+            # Tap (i, j) of every window: rows i, i + s, ..., cols j, j + s, ...
+            rows = slice(i, i + sh * (h_out - 1) + 1, sh)
+            cols = slice(j, j + sw * (w_out - 1) + 1, sw)
+            grad_pad[..., rows, cols] += share
+    return grad_pad[..., ph : ph + h, pw : pw + w]
+
+
+def conv2d_backward(
+    grad_output: torch.Tensor,
+    input: torch.Tensor,
+    weight: torch.Tensor,
+    stride: IntOrPair = 1,
+    padding: IntOrPair = 0,
+    dilation: IntOrPair = 1,
+    groups: int = 1,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Gradients of a 2-D convolution: ``(grad_input, grad_weight, grad_bias)``.
+
+    The forward pass (as in :func:`conv2d_im2col`, with ``g`` the group of output channel
+    ``o``) is::
+
+        out[n, o, y, x] = b[o] + sum_{c,i,j} w[o, c, i, j]
+                                 * x_pad[n, g*C_in/groups + c, y*s + i*d, x*s + j*d]
+
+    ``grad_output = dout = dL/d(out)`` has its shape ``(N, C_out, H_out, W_out)``. Each output
+    is linear in ``b``, ``w`` and ``x``, so the chain rule gives:
+
+    * ``grad_bias``, shape ``(C_out,)``: the bias is added at every position of its channel::
+
+          grad_bias[o] = sum_{n,y,x} dout[n, o, y, x]
+
+    * ``grad_weight``, shape ``(C_out, C_in/groups, kH, kW)``: a correlation of the input with
+      ``dout``. Computed like the forward im2col: ``unfold`` puts the patch under every position
+      in a column, and one matmul with ``dout`` sums over the positions (and the batch)::
+
+          grad_weight[o, c, i, j] = sum_{n,y,x} dout[n, o, y, x]
+                                    * x_pad[n, g*C_in/groups + c, y*s + i*d, x*s + j*d]
+
+    * ``grad_input``, shape ``(N, C_in, H, W)``: each output's gradient goes back, through the
+      kernel, to the patch it was computed from, and overlapping patches add up::
+
+          grad_x_pad[n, g*C_in/groups + c, y*s + i*d, x*s + j*d] += dout[n, o, y, x] * w[o, c, i, j]
+
+      then the padding is cropped off. Scattering through the kernel like this is a *transposed
+      convolution* (:func:`torch.nn.functional.conv_transpose2d`) of ``dout`` with the same
+      weights. Its ``output_padding`` restores the ``(H + 2p - d(k-1) - 1) mod s`` last
+      rows/columns that no window reached (their gradient is zero). For stride 1 it is a "full"
+      correlation with the flipped kernel, see :func:`conv2d_input_grad_flipped`.
+
+    Arguments are those of the forward call (without the bias, which does not change the
+    gradients) and are validated the same way.
+    """
+    (sh, sw), (ph, pw), (dh, dw), groups = _check_conv2d_args(
+        input, weight, None, stride, padding, dilation, groups
+    )
+    n, c_in, h, w = input.shape
+    c_out, c_per_group, kh, kw = weight.shape
+    h_out = _out_size(h, kh, sh, ph, dh)
+    w_out = _out_size(w, kw, sw, pw, dw)
+    dout = _check_grad_output(grad_output, "conv2d_backward", (n, c_out, h_out, w_out))
+
+    # dL/db: sum over the batch and all positions.
+    grad_bias = dout.sum(dim=(0, 2, 3))
+
+    # dL/dw: cols[n, grp, (c, i, j), (y, x)] = x_pad[n, grp*C_in/G + c, y*s + i*d, x*s + j*d].
+    cols = F.unfold(input, (kh, kw), dilation=(dh, dw), padding=(ph, pw), stride=(sh, sw))
+    cols = cols.reshape(n, groups, c_per_group * kh * kw, h_out * w_out)
+    dout_mat = dout.reshape(n, groups, c_out // groups, h_out * w_out)
+    # (N, G, C_out/G, L) @ (N, G, L, K) -> (N, G, C_out/G, K), then sum over the batch.
+    grad_weight = (dout_mat @ cols.transpose(-1, -2)).sum(dim=0).reshape(c_out, c_per_group, kh, kw)
+
+    # dL/dx: transposed convolution of dout with the same weights, sized back to (H, W).
+    extra_h = (h + 2 * ph - dh * (kh - 1) - 1) % sh
+    extra_w = (w + 2 * pw - dw * (kw - 1) - 1) % sw
+    grad_input = F.conv_transpose2d(
+        dout,
+        weight,
+        stride=(sh, sw),
+        padding=(ph, pw),
+        output_padding=(extra_h, extra_w),
+        groups=groups,
+        dilation=(dh, dw),
+    )
+    return grad_input, grad_weight, grad_bias
+
+
+def conv2d_input_grad_flipped(
+    grad_output: torch.Tensor,
+    weight: torch.Tensor,
+    input_shape: tuple[int, ...],
+    padding: IntOrPair = 0,
+) -> torch.Tensor:
+    """``grad_input`` of a stride-1, dilation-1, groups-1 convolution, as a full correlation.
+
+    With stride 1, ``out[n, o, y, x] = sum_{c,i,j} w[o, c, i, j] * x_pad[n, c, y + i, x + j]``,
+    so by the chain rule (``dout = grad_output``, zero outside its range)::
+
+        grad_x_pad[n, c, r, q] = sum_{o,i,j} dout[n, o, r - i, q - j] * w[o, c, i, j]
+
+    Substituting ``i -> kH-1-i`` and ``j -> kW-1-j`` turns this into an ordinary correlation
+    (the operation conv2d computes) of ``dout`` padded by ``kH-1``, ``kW-1`` zeros ("full"
+    correlation) with the kernel rotated by 180 degrees and input/output channels swapped,
+    ``w_flip[c, o, i, j] = w[o, c, kH-1-i, kW-1-j]``. The result has size
+    ``H_out + kH - 1 = H + 2p``; cropping ``p`` on each side gives ``grad_input`` of shape
+    ``input_shape = (N, C_in, H, W)``. It agrees with the transposed convolution in
+    :func:`conv2d_backward`: two views of the same sum.
+
+    ``padding`` is the forward call's padding; ``weight`` has shape ``(C_out, C_in, kH, kW)``.
+    """
+    op = "conv2d_input_grad_flipped"
+    shape = _check_shape(input_shape, op, "input_shape")
+    if len(shape) != 4:
+        raise ValueError(f"{op}: input_shape must be 4-D (N, C_in, H, W), got {shape}.")
+    if not isinstance(weight, torch.Tensor):
+        raise TypeError(f"{op}: weight must be a torch.Tensor, got {type(weight).__name__}.")
+    if weight.dim() != 4 or weight.shape[1] != shape[1]:
+        raise ValueError(
+            f"{op}: weight must be 4-D (C_out, C_in, kH, kW) with C_in = {shape[1]} (groups=1), "
+            f"got shape {tuple(weight.shape)}."
+        )
+    ph, pw = _pair(padding, "padding", op)
+    if min(ph, pw) < 0:
+        raise ValueError(f"{op}: padding must be >= 0 in both dimensions, got {(ph, pw)}.")
+    n, _, h, w = shape
+    c_out, _, kh, kw = weight.shape
+    h_out, w_out = _out_size(h, kh, 1, ph), _out_size(w, kw, 1, pw)
+    if min(h_out, w_out) < 1:
+        raise ValueError(
+            f"{op}: kernel {(kh, kw)} is larger than the padded input "
+            f"{(h + 2 * ph, w + 2 * pw)}; such a convolution has no output."
+        )
+    dout = _check_grad_output(grad_output, op, (n, c_out, h_out, w_out))
+
+    w_flip = weight.flip(2, 3).transpose(0, 1)  # (C_in, C_out, kH, kW)
+    grad_pad = conv2d_im2col(dout, w_flip, padding=(kh - 1, kw - 1))  # (N, C_in, H + 2p, W + 2p)
+    return grad_pad[:, :, ph : ph + h, pw : pw + w]
