@@ -1,5 +1,5 @@
-"""Layers written from scratch and checked against PyTorch: convolution, pooling, and their
-backward passes.
+"""Layers written from scratch and checked against PyTorch: convolution, pooling, normalization
+and the backward passes of convolution and pooling.
 
 - :func:`max_pool2d`, :func:`avg_pool2d` (the signatures of ``F.max_pool2d``/``F.avg_pool2d``)
   and their backward rules :func:`max_pool2d_backward` (the gradient goes to the argmax) and
@@ -8,6 +8,10 @@ backward passes.
   weight gradient = correlation of input and output gradient) and
   :func:`conv2d_input_grad_flipped` (the same input gradient as a full correlation with the
   flipped kernel).
+- :func:`batch_norm`, :func:`layer_norm`, :func:`instance_norm`, :func:`group_norm` (the
+  signatures of their ``F.*`` counterparts), which differ only in which elements share one mean
+  and variance, and :func:`fold_batch_norm`, which merges an eval-mode batch norm into the
+  convolution before it.
 
 The convolution itself is implemented, like :func:`torch.nn.functional.conv2d`, twice:
 
@@ -52,6 +56,11 @@ __all__ = [
     "avg_pool2d_backward",
     "conv2d_backward",
     "conv2d_input_grad_flipped",
+    "batch_norm",
+    "layer_norm",
+    "instance_norm",
+    "group_norm",
+    "fold_batch_norm",
 ]
 
 IntOrPair = int | tuple[int, int]
@@ -693,3 +702,415 @@ def conv2d_input_grad_flipped(
     w_flip = weight.flip(2, 3).transpose(0, 1)  # (C_in, C_out, kH, kW)
     grad_pad = conv2d_im2col(dout, w_flip, padding=(kh - 1, kw - 1))  # (N, C_in, H + 2p, W + 2p)
     return grad_pad[:, :, ph : ph + h, pw : pw + w]
+
+
+# ---------------------------------------------------------------------------------------------
+# Normalization layers
+# ---------------------------------------------------------------------------------------------
+#
+# All four normalize with a mean and a *biased* variance and then scale and shift:
+#
+#     x_hat = (x - mean) / sqrt(var + eps),   var = mean((x - mean)^2),   y = gamma * x_hat + beta
+#
+# They differ only in which elements share one (mean, var) pair. For an input (N, C, H, W):
+#
+#     batch norm     over (N, H, W)    one pair per channel              C pairs
+#     layer norm     over (C, H, W)    one pair per sample               N pairs
+#     instance norm  over (H, W)       one pair per sample and channel   N*C pairs
+#     group norm     over (C/G, H, W)  one pair per sample and group     N*G pairs
+#
+# gamma and beta have one value per channel (per element of normalized_shape for layer norm).
+# The statistics are computed with ordinary tensor operations, so autograd differentiates through
+# them (the gradient flows through mean and var too), exactly like PyTorch's own layers.
+
+
+def _check_norm_input(input: object, op: str, min_dim: int = 2) -> torch.Tensor:
+    if not isinstance(input, torch.Tensor):
+        raise TypeError(f"{op}: input must be a torch.Tensor, got {type(input).__name__}.")
+    if not input.is_floating_point():
+        raise TypeError(f"{op}: input must be a floating-point tensor, got {input.dtype}.")
+    if input.dim() < min_dim:
+        raise ValueError(
+            f"{op}: input must have at least {min_dim} dimensions (N, C, ...), got "
+            f"{input.dim()}-D input with shape {tuple(input.shape)}."
+        )
+    return input
+
+
+def _check_eps(eps: object, op: str, positive: bool = False) -> float:
+    if isinstance(eps, bool) or not isinstance(eps, (int, float)):
+        raise TypeError(f"{op}: eps must be a number, got {eps!r}.")
+    if eps < 0 or (positive and eps == 0):
+        bound = "> 0 when the batch statistics are used" if positive else ">= 0"
+        raise ValueError(f"{op}: eps must be {bound}, got {eps}.")
+    return float(eps)
+
+
+def _check_momentum(momentum: object, op: str) -> float:
+    if isinstance(momentum, bool) or not isinstance(momentum, (int, float)):
+        raise TypeError(f"{op}: momentum must be a number in [0, 1], got {momentum!r}.")
+    if not 0 <= momentum <= 1:
+        raise ValueError(f"{op}: momentum must be in [0, 1], got {momentum}.")
+    return float(momentum)
+
+
+def _check_flag(value: object, op: str, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{op}: {name} must be True or False, got {value!r}.")
+    return value
+
+
+def _check_param(
+    value: object, op: str, name: str, shape: tuple[int, ...], meaning: str
+) -> torch.Tensor | None:
+    """``None``, or a tensor of exactly ``shape`` (``meaning`` names the shape, e.g. ``(C,)``)."""
+    if value is None:
+        return None
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(f"{op}: {name} must be a torch.Tensor or None, got {type(value).__name__}.")
+    if tuple(value.shape) != shape:
+        raise ValueError(
+            f"{op}: {name} must have shape {meaning} = {shape}, got {tuple(value.shape)}."
+        )
+    return value
+
+
+def _check_running_stats(
+    op: str, running_mean: object, running_var: object, channels: int
+) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """Both ``None`` or both tensors of shape ``(C,)``."""
+    if (running_mean is None) != (running_var is None):
+        raise ValueError(
+            f"{op}: give both running_mean and running_var or neither, got "
+            f"running_mean={'None' if running_mean is None else 'a tensor'} and "
+            f"running_var={'None' if running_var is None else 'a tensor'}."
+        )
+    mean = _check_param(running_mean, op, "running_mean", (channels,), "(C,)")
+    var = _check_param(running_var, op, "running_var", (channels,), "(C,)")
+    return mean, var
+
+
+def _per_channel(t: torch.Tensor, ndim: int) -> torch.Tensor:
+    """View a ``(C,)`` tensor as ``(1, C, 1, ..., 1)`` so that it broadcasts over (N, C, ...)."""
+    return t.reshape(1, -1, *([1] * (ndim - 2)))
+
+
+def _update_running(running: torch.Tensor, batch_stat: torch.Tensor, momentum: float) -> None:
+    """In place: ``running = (1 - momentum) * running + momentum * batch_stat``."""
+    with torch.no_grad():
+        running.mul_(1 - momentum).add_(momentum * batch_stat.detach().to(running.dtype))
+
+
+def batch_norm(
+    input: torch.Tensor,
+    running_mean: torch.Tensor | None,
+    running_var: torch.Tensor | None,
+    weight: torch.Tensor | None = None,
+    bias: torch.Tensor | None = None,
+    training: bool = False,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> torch.Tensor:
+    """Batch normalization: every channel is normalized over the batch and all positions.
+
+    Same arguments and result as :func:`torch.nn.functional.batch_norm`. Input ``(N, C)``,
+    ``(N, C, L)`` or ``(N, C, H, W)`` (any ``(N, C, ...)``). All ``N*H*W`` values of channel
+    ``c`` share one mean and variance::
+
+        mean[c] = mean_{n,h,w} x[n, c, h, w]
+        var[c]  = mean_{n,h,w} (x[n, c, h, w] - mean[c])^2          (biased)
+        y[n, c, h, w] = gamma[c] * (x[n, c, h, w] - mean[c]) / sqrt(var[c] + eps) + beta[c]
+
+    ``gamma = weight`` and ``beta = bias`` have shape ``(C,)``; ``None`` means 1 and 0.
+
+    * ``training=True``: normalize with the statistics of this batch (so each channel of ``y``
+      has mean ``beta`` and, up to eps, standard deviation ``gamma``). If running statistics are
+      given they are updated *in place*, with the *unbiased* variance
+      ``var * m / (m - 1)`` (``m = N*H*W``)::
+
+          running_mean = (1 - momentum) * running_mean + momentum * mean
+          running_var  = (1 - momentum) * running_var  + momentum * var * m / (m - 1)
+
+      With a single value per channel (``m = 1``) there is no variance to estimate: error.
+    * ``training=False``: normalize with ``running_mean`` and ``running_var`` (required), which
+      makes the layer a fixed per-channel affine map.
+    """
+    op = "batch_norm"
+    x = _check_norm_input(input, op)
+    training = _check_flag(training, op, "training")
+    channels = x.shape[1]
+    running_mean, running_var = _check_running_stats(op, running_mean, running_var, channels)
+    weight = _check_param(weight, op, "weight", (channels,), "(C,)")
+    bias = _check_param(bias, op, "bias", (channels,), "(C,)")
+    momentum = _check_momentum(momentum, op)
+    eps = _check_eps(eps, op, positive=training)
+
+    if training:
+        count = x.shape[0] * x.shape[2:].numel()  # m = N*H*W values per channel
+        if count == 1:
+            raise ValueError(
+                f"{op}: Expected more than 1 value per channel when training, got input size "
+                f"{tuple(x.shape)}. The variance of one value is undefined: use a batch of more "
+                "than one sample (or more than one position), or training=False."
+            )
+        dims = (0, *range(2, x.dim()))  # every dimension except C
+        mean = x.mean(dim=dims, keepdim=True)  # (1, C, 1, 1)
+        var = ((x - mean) ** 2).mean(dim=dims, keepdim=True)  # (1, C, 1, 1), biased
+        if running_mean is not None and running_var is not None:
+            _update_running(running_mean, mean.flatten(), momentum)
+            _update_running(running_var, var.flatten() * count / (count - 1), momentum)
+    else:
+        if running_mean is None or running_var is None:
+            raise ValueError(
+                f"{op}: running_mean and running_var are required when training=False (eval "
+                "mode normalizes with them); pass training=True to use the batch statistics."
+            )
+        mean = _per_channel(running_mean, x.dim())  # (1, C, 1, 1)
+        var = _per_channel(running_var, x.dim())
+
+    x_hat = (x - mean) / torch.sqrt(var + eps)  # (N, C, H, W)
+    if weight is not None:
+        x_hat = x_hat * _per_channel(weight, x.dim())
+    if bias is not None:
+        x_hat = x_hat + _per_channel(bias, x.dim())
+    return x_hat
+
+
+def layer_norm(
+    input: torch.Tensor,
+    normalized_shape: int | list[int] | tuple[int, ...] | torch.Size,
+    weight: torch.Tensor | None = None,
+    bias: torch.Tensor | None = None,
+    eps: float = 1e-5,
+) -> torch.Tensor:
+    """Layer normalization: every sample is normalized over its last dimensions.
+
+    Same arguments and result as :func:`torch.nn.functional.layer_norm`. ``normalized_shape``
+    must equal the last ``k`` dimensions of the input; those ``k`` dimensions share one mean and
+    variance, separately for every index of the leading dimensions. For an image batch
+    ``(N, C, H, W)`` with ``normalized_shape = (C, H, W)`` that is one pair per sample::
+
+        mean[n] = mean_{c,h,w} x[n, c, h, w]
+        var[n]  = mean_{c,h,w} (x[n, c, h, w] - mean[n])^2          (biased)
+        y[n, c, h, w] = gamma[c, h, w] * (x[n, c, h, w] - mean[n]) / sqrt(var[n] + eps)
+                        + beta[c, h, w]
+
+    ``gamma = weight`` and ``beta = bias`` have shape ``normalized_shape`` (one value per
+    element, not per channel); ``None`` means 1 and 0. No batch statistics are involved, so
+    training and evaluation compute the same thing.
+    """
+    op = "layer_norm"
+    x = _check_norm_input(input, op, min_dim=1)
+    if isinstance(normalized_shape, int) and not isinstance(normalized_shape, bool):
+        normalized_shape = (normalized_shape,)
+    if not isinstance(normalized_shape, (list, tuple, torch.Size)) or not all(
+        isinstance(s, int) and not isinstance(s, bool) for s in normalized_shape
+    ):
+        raise TypeError(
+            f"{op}: normalized_shape must be an int or a sequence of ints, got "
+            f"{normalized_shape!r}."
+        )
+    shape = tuple(normalized_shape)
+    k = len(shape)
+    if k == 0:
+        raise ValueError(f"{op}: normalized_shape must have at least one dimension, got ().")
+    if x.dim() < k or tuple(x.shape[-k:]) != shape:
+        raise ValueError(
+            f"{op}: normalized_shape {shape} must equal the last {k} dimension(s) of the input, "
+            f"got input shape {tuple(x.shape)}."
+        )
+    weight = _check_param(weight, op, "weight", shape, "normalized_shape")
+    bias = _check_param(bias, op, "bias", shape, "normalized_shape")
+    eps = _check_eps(eps, op)
+
+    dims = tuple(range(-k, 0))  # the last k dimensions, e.g. (C, H, W)
+    mean = x.mean(dim=dims, keepdim=True)  # (N, 1, 1, 1)
+    var = ((x - mean) ** 2).mean(dim=dims, keepdim=True)  # (N, 1, 1, 1), biased
+    x_hat = (x - mean) / torch.sqrt(var + eps)  # (N, C, H, W)
+    if weight is not None:
+        x_hat = x_hat * weight  # (C, H, W) broadcasts over N
+    if bias is not None:
+        x_hat = x_hat + bias
+    return x_hat
+
+
+def instance_norm(
+    input: torch.Tensor,
+    running_mean: torch.Tensor | None = None,
+    running_var: torch.Tensor | None = None,
+    weight: torch.Tensor | None = None,
+    bias: torch.Tensor | None = None,
+    use_input_stats: bool = True,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> torch.Tensor:
+    """Instance normalization: every channel of every sample is normalized over its positions.
+
+    Same arguments and result as :func:`torch.nn.functional.instance_norm`. Input
+    ``(N, C, L)`` or ``(N, C, H, W)`` (any ``(N, C, ...)``). The ``H*W`` values of channel ``c``
+    in sample ``n`` share one mean and variance::
+
+        mean[n, c] = mean_{h,w} x[n, c, h, w]
+        var[n, c]  = mean_{h,w} (x[n, c, h, w] - mean[n, c])^2      (biased)
+        y[n, c, h, w] = gamma[c] * (x[n, c, h, w] - mean[n, c]) / sqrt(var[n, c] + eps) + beta[c]
+
+    ``gamma = weight`` and ``beta = bias`` have shape ``(C,)``; ``None`` means 1 and 0.
+
+    * ``use_input_stats=True`` (the default, also what ``nn.InstanceNorm2d`` does in eval mode
+      unless ``track_running_stats=True``): the statistics above. Needs more than one position.
+      If running statistics are given they are updated in place, like :func:`batch_norm`, with
+      the per-instance mean and unbiased variance (``var * m / (m - 1)``, ``m = H*W``) averaged
+      over the batch::
+
+          running_mean = (1 - momentum) * running_mean + momentum * mean_n mean[n, c]
+          running_var  = (1 - momentum) * running_var  + momentum * mean_n var[n, c] * m / (m - 1)
+
+    * ``use_input_stats=False``: normalize every sample with ``running_mean`` and
+      ``running_var`` (required), like :func:`batch_norm` in eval mode.
+    """
+    op = "instance_norm"
+    x = _check_norm_input(input, op)
+    use_input_stats = _check_flag(use_input_stats, op, "use_input_stats")
+    n, channels = x.shape[:2]
+    running_mean, running_var = _check_running_stats(op, running_mean, running_var, channels)
+    weight = _check_param(weight, op, "weight", (channels,), "(C,)")
+    bias = _check_param(bias, op, "bias", (channels,), "(C,)")
+    momentum = _check_momentum(momentum, op)
+    eps = _check_eps(eps, op)
+
+    if use_input_stats:
+        count = x.shape[2:].numel()  # m = H*W values per sample and channel
+        if count == 1:
+            raise ValueError(
+                f"{op}: Expected more than 1 spatial element when training, got input size "
+                f"{tuple(x.shape)}. Instance norm needs an (N, C, L) or (N, C, H, W) input with "
+                "more than one position (or use_input_stats=False with running statistics)."
+            )
+        dims = tuple(range(2, x.dim()))  # the positions: (H, W)
+        mean = x.mean(dim=dims, keepdim=True)  # (N, C, 1, 1)
+        var = ((x - mean) ** 2).mean(dim=dims, keepdim=True)  # (N, C, 1, 1), biased
+        if running_mean is not None and running_var is not None:
+            _update_running(running_mean, mean.reshape(n, channels).mean(dim=0), momentum)
+            unbiased = var.reshape(n, channels) * count / (count - 1)
+            _update_running(running_var, unbiased.mean(dim=0), momentum)
+    else:
+        if running_mean is None or running_var is None:
+            raise ValueError(
+                f"{op}: running_mean and running_var are required when use_input_stats=False; "
+                "pass use_input_stats=True to normalize with each instance's own statistics."
+            )
+        mean = _per_channel(running_mean, x.dim())  # (1, C, 1, 1)
+        var = _per_channel(running_var, x.dim())
+
+    x_hat = (x - mean) / torch.sqrt(var + eps)  # (N, C, H, W)
+    if weight is not None:
+        x_hat = x_hat * _per_channel(weight, x.dim())
+    if bias is not None:
+        x_hat = x_hat + _per_channel(bias, x.dim())
+    return x_hat
+
+
+def group_norm(
+    input: torch.Tensor,
+    num_groups: int,
+    weight: torch.Tensor | None = None,
+    bias: torch.Tensor | None = None,
+    eps: float = 1e-5,
+) -> torch.Tensor:
+    """Group normalization: the channels of every sample are split into groups, each normalized.
+
+    Same arguments and result as :func:`torch.nn.functional.group_norm`. Input ``(N, C)``,
+    ``(N, C, L)`` or ``(N, C, H, W)``; ``G = num_groups`` must divide ``C``. Group ``g`` holds
+    channels ``g*C/G .. (g+1)*C/G - 1``, and its ``C/G * H*W`` values in sample ``n`` share one
+    mean and variance::
+
+        mean[n, g] = mean_{c in g, h, w} x[n, c, h, w]
+        var[n, g]  = mean_{c in g, h, w} (x[n, c, h, w] - mean[n, g])^2      (biased)
+        y[n, c, h, w] = gamma[c] * (x[n, c, h, w] - mean[n, g]) / sqrt(var[n, g] + eps) + beta[c]
+
+    ``gamma = weight`` and ``beta = bias`` have shape ``(C,)`` (per channel, not per group);
+    ``None`` means 1 and 0. ``G = 1`` is layer norm over ``(C, H, W)`` with per-channel
+    gamma/beta, ``G = C`` is instance norm. Like layer norm, it does not depend on the batch.
+    """
+    op = "group_norm"
+    x = _check_norm_input(input, op)
+    if isinstance(num_groups, bool) or not isinstance(num_groups, int):
+        raise TypeError(f"{op}: num_groups must be an int, got {num_groups!r}.")
+    n, channels = x.shape[:2]
+    if num_groups < 1 or channels % num_groups != 0:
+        raise ValueError(
+            f"{op}: num_groups must be >= 1 and divide the number of channels C={channels}, "
+            f"got num_groups={num_groups}."
+        )
+    weight = _check_param(weight, op, "weight", (channels,), "(C,)")
+    bias = _check_param(bias, op, "bias", (channels,), "(C,)")
+    eps = _check_eps(eps, op)
+
+    xg = x.reshape(n, num_groups, channels // num_groups, *x.shape[2:])  # (N, G, C/G, H, W)
+    dims = tuple(range(2, xg.dim()))  # (C/G, H, W)
+    mean = xg.mean(dim=dims, keepdim=True)  # (N, G, 1, 1, 1)
+    var = ((xg - mean) ** 2).mean(dim=dims, keepdim=True)  # (N, G, 1, 1, 1), biased
+    x_hat = ((xg - mean) / torch.sqrt(var + eps)).reshape(x.shape)  # (N, C, H, W)
+    if weight is not None:
+        x_hat = x_hat * _per_channel(weight, x.dim())
+    if bias is not None:
+        x_hat = x_hat + _per_channel(bias, x.dim())
+    return x_hat
+
+
+def fold_batch_norm(conv: torch.nn.Conv2d, bn: torch.nn.BatchNorm2d) -> torch.nn.Conv2d:
+    """A new convolution that computes ``bn(conv(x))`` with ``bn`` in eval mode, for inference.
+
+    In eval mode batch norm is a fixed affine map per output channel ``o``. With
+    ``s[o] = gamma[o] / sqrt(running_var[o] + eps)``::
+
+        bn(conv(x))[o] = s[o] * (sum w[o] * x + b[o] - running_mean[o]) + beta[o]
+                       = sum (w[o] * s[o]) * x + (b[o] - running_mean[o]) * s[o] + beta[o]
+
+    so the folded convolution has ``w'[o] = w[o] * s[o]`` and
+    ``b'[o] = (b[o] - running_mean[o]) * s[o] + beta[o]`` (``b = 0`` if ``conv`` has no bias,
+    ``gamma = 1, beta = 0`` if ``bn`` is not affine): one layer instead of two, same output.
+    Stride, padding, dilation, groups and padding mode are copied; ``conv`` and ``bn`` are not
+    changed. Only valid while the running statistics stay fixed: a batch norm in training mode
+    normalizes with the statistics of each batch instead.
+    """
+    op = "fold_batch_norm"
+    if not isinstance(conv, torch.nn.Conv2d):
+        raise TypeError(f"{op}: conv must be an nn.Conv2d, got {type(conv).__name__}.")
+    if not isinstance(bn, torch.nn.BatchNorm2d):
+        raise TypeError(f"{op}: bn must be an nn.BatchNorm2d, got {type(bn).__name__}.")
+    if bn.running_mean is None or bn.running_var is None:
+        raise ValueError(
+            f"{op}: bn has no running statistics (track_running_stats=False), so it normalizes "
+            "with the batch statistics even in eval mode and cannot be folded into the weights."
+        )
+    if bn.num_features != conv.out_channels:
+        raise ValueError(
+            f"{op}: bn.num_features={bn.num_features} must equal conv.out_channels="
+            f"{conv.out_channels}."
+        )
+
+    folded = torch.nn.Conv2d(
+        conv.in_channels,
+        conv.out_channels,
+        conv.kernel_size,
+        stride=conv.stride,
+        padding=conv.padding,
+        dilation=conv.dilation,
+        groups=conv.groups,
+        bias=True,
+        padding_mode=conv.padding_mode,
+        device=conv.weight.device,
+        dtype=conv.weight.dtype,
+    )
+    with torch.no_grad():
+        scale = 1 / torch.sqrt(bn.running_var + bn.eps)  # (C_out,)
+        if bn.weight is not None:
+            scale = scale * bn.weight  # s = gamma / sqrt(var + eps)
+        b = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
+        shift = (b - bn.running_mean) * scale  # (b - mean) * s
+        if bn.bias is not None:
+            shift = shift + bn.bias  # ... + beta
+        folded.weight.copy_(conv.weight * scale.reshape(-1, 1, 1, 1))  # (C_out, C_in/g, kH, kW)
+        folded.bias.copy_(shift)
+    return folded
