@@ -10,6 +10,8 @@ Modules, one idea each:
   PyTorch.
 - ``arithmetic``: sizes, parameter counts, costs and receptive fields of conv nets (plain Python).
 - ``summary``: a layer table of any model: output shapes, parameters, activations, MACs.
+- ``initialization``: weight-initialization schemes and the activation/gradient statistics
+  experiments; ``models``: the small models the chapters train (LeNet-5, a deep plain CNN).
 - ``plot``: image grids and training curves in one style; ``widgets``: interactive figures.
 - ``timing``: fair wall-clock comparisons; ``checkpoint``: atomic, hash-checked files.
 """
