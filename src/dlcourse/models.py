@@ -13,10 +13,11 @@ for a batch of ``N`` grey 28x28 images.
 
 from __future__ import annotations
 
-import numbers
 from collections import OrderedDict
 
 from torch import nn
+
+from .initialization import _positive_int
 
 __all__ = ["ACTIVATIONS", "NORMS", "activation_layer", "norm_layer", "plain_cnn", "lenet5"]
 
@@ -33,14 +34,6 @@ _ACTIVATIONS: dict[str, type[nn.Module]] = {
 ACTIVATIONS = tuple(_ACTIVATIONS)
 #: Normalization names of :func:`norm_layer`; ``None`` means no normalization.
 NORMS = ("batch", "group", "layer", "instance")
-
-
-def _positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {value!r} of type {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value}")
-    return int(value)
 
 
 def activation_layer(name: str) -> nn.Module:
