@@ -374,3 +374,51 @@ def test_empty_tensor_loader_raises():
     loader = tensor_loader(torch.zeros(0, 2), torch.zeros(0, dtype=torch.long))
     with pytest.raises(ValueError, match="no batches"):
         fit(_model(), loader, epochs=1, progress=False)
+
+
+# ------------------------------------------------------------------------------------------
+# batch_transform
+# ------------------------------------------------------------------------------------------
+
+
+def test_batch_transform_changes_what_the_model_sees(data):
+    """Negating every input is the same as negating the first layer's weights (lr=0)."""
+    x, y = data
+    model = _model()
+    loader = tensor_loader(x, y, batch_size=64)
+    history = fit(
+        model,
+        loader,
+        epochs=1,
+        optimizer=_sgd(model, lr=0.0),
+        progress=False,
+        batch_transform=lambda xb, yb: (-xb, yb),
+    )
+    loss, acc = evaluate(model, tensor_loader(-x, y, batch_size=64))
+    assert history.train_loss[0] == pytest.approx(loss, rel=1e-5)
+    assert history.train_acc[0] == pytest.approx(acc)
+    plain = evaluate(model, loader)
+    assert plain[0] != pytest.approx(loss, rel=1e-3)
+
+
+def test_batch_transform_with_soft_labels(data):
+    """One-hot soft labels give the same loss and accuracy as the hard ones (lr=0)."""
+    x, y = data
+    model = _model()
+    loader = tensor_loader(x, y, batch_size=64)
+    history = fit(
+        model,
+        loader,
+        epochs=1,
+        optimizer=_sgd(model, lr=0.0),
+        progress=False,
+        batch_transform=lambda xb, yb: (xb, nn.functional.one_hot(yb, 2).float()),
+    )
+    loss, acc = evaluate(model, loader)
+    assert history.train_loss[0] == pytest.approx(loss, rel=1e-5)
+    assert history.train_acc[0] == pytest.approx(acc)
+
+
+def test_batch_transform_must_be_callable(loaders):
+    with pytest.raises(TypeError, match="batch_transform must be a callable"):
+        fit(_model(), loaders[0], progress=False, batch_transform="mixup")

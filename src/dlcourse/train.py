@@ -103,6 +103,8 @@ def fit(
     on_step: Callable[[StepInfo], None] | None = None,
     on_epoch: Callable[[int, History], None] | None = None,
     progress: bool = True,
+    batch_transform: Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+    | None = None,
 ) -> History:
     """Train ``model`` for ``epochs`` epochs and return its :class:`History`.
 
@@ -111,6 +113,10 @@ def fit(
       ``ReduceLROnPlateau`` is stepped with the validation loss (training loss without one).
     - ``on_step(StepInfo)`` is called after every optimisation step (e.g. for a live plot);
       ``on_epoch(epoch, history)`` after every epoch.
+    - ``batch_transform(x, y) -> (x, y)`` is applied to every training batch on the device,
+      before the forward pass: batch-level augmentation such as Mixup or CutMix
+      (:mod:`dlcourse.augment`). It may return soft labels ``(N, classes)``; the training
+      accuracy then counts the predictions that match each sample's largest label weight.
     - ``progress`` shows one tqdm bar over all steps (``tqdm.auto``: a widget in Jupyter,
       text in a terminal); it disappears when training ends.
     The model is moved to ``device`` (default: :func:`dlcourse.device.get_device`).
@@ -118,6 +124,10 @@ def fit(
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a positive int, got {epochs!r}")
     _check_loader(train_loader, "train_loader")
+    if batch_transform is not None and not callable(batch_transform):
+        raise TypeError(
+            f"batch_transform must be a callable (x, y) -> (x, y), got {type(batch_transform)}"
+        )
     if val_loader is not None:
         _check_loader(val_loader, "val_loader")
     device = torch.device(device) if device is not None else get_device()
@@ -143,6 +153,8 @@ def fit(
             count = 0
             for step, (x, y) in enumerate(train_loader):
                 x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+                if batch_transform is not None:
+                    x, y = batch_transform(x, y)
                 out = model(x)
                 loss = loss_fn(out, y)
                 optimizer.zero_grad(set_to_none=True)
@@ -150,7 +162,8 @@ def fit(
                 optimizer.step()
                 with torch.no_grad():
                     total_loss += loss.detach() * len(y)
-                    correct += (out.argmax(1) == y).sum()
+                    hard = y.argmax(1) if y.ndim == 2 else y
+                    correct += (out.argmax(1) == hard).sum()
                 count += len(y)
                 global_step += 1
                 if bar is not None:
