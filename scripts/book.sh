@@ -3,5 +3,6 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/setup.sh
+.venv/bin/python scripts/site_assets.py
 .venv/bin/jupyter-book build . -W --keep-going
 echo "book: open _build/html/index.html"

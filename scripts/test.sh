@@ -21,6 +21,7 @@ mapfile -t notebooks <<< "$toc_list"
 
 echo "== website (jupyter-book build -W)"
 mkdir -p _build
+.venv/bin/python scripts/site_assets.py
 .venv/bin/jupyter-book build . -W --keep-going > _build/jupyter-book.log 2>&1 || { cat _build/jupyter-book.log; exit 1; }
 tail -n 3 _build/jupyter-book.log
 
@@ -32,6 +33,8 @@ if ! command -v chromium > /dev/null && [ "$(id -u)" = 0 ] && command -v apt-get
 fi
 if command -v chromium > /dev/null; then
     .venv/bin/python scripts/check_site.py
+    echo "== the browser check fails on a deliberately broken page"
+    .venv/bin/python scripts/check_site.py --self-test
 else
     echo "SKIPPED: Chromium is not installed (apt-get install chromium) - the pages were not loaded"
 fi

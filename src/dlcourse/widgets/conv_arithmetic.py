@@ -34,6 +34,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
 
 from dlcourse.arithmetic import conv_output_size, conv_transpose_output_size, unread_pixels
+from dlcourse.widgets.static import StaticViewBox
 
 __all__ = [
     "INPUT",
@@ -502,7 +503,9 @@ def conv_arithmetic_widget(
     i: int = 5, k: int = 3, s: int = 1, p: int = 0, d: int = 1, transposed: bool = False
 ) -> widgets.VBox:
     """Sliders for i, k, s, p, d and output padding, a "transposed" box and an output-position
-    slider; every change redraws with :func:`render`. Returns the ``ipywidgets.VBox``.
+    slider; every change redraws with :func:`render`. Returns the ``ipywidgets.VBox`` (a
+    :class:`~dlcourse.widgets.static.StaticViewBox`: pages without a kernel show the first
+    drawing).
 
     The box also carries ``sliders`` (name -> widget, keys as in :func:`render`'s state),
     ``state()`` and ``figure`` (the figure shown last), for use from code. The output-padding
@@ -542,7 +545,7 @@ def conv_arithmetic_widget(
         value=0, min=0, max=0, description="position", continuous_update=False
     )
     output = widgets.Output()
-    box = widgets.VBox(
+    box = StaticViewBox(
         [
             widgets.HBox([sliders["i"], sliders["k"], sliders["s"]]),
             widgets.HBox([sliders["p"], sliders["d"], sliders["output_padding"]]),
@@ -583,4 +586,12 @@ def conv_arithmetic_widget(
     for widget in sliders.values():
         widget.observe(redraw, names="value")
     redraw()
+    kind = "transposed convolution" if transposed else "convolution"
+    out = layout(**{**state(), "step": None}).out
+    box.set_static_view(
+        box.figure,
+        f"Drawing of a {kind} with input size {i}, kernel {k}, stride {s}, padding {p} and "
+        f"dilation {d}: the padded input, the taps of one window and the output grid of size "
+        f"{out}.",
+    )
     return box

@@ -27,6 +27,7 @@ from dlcourse.initialization import (
     init_std,
 )
 from dlcourse.widgets.conv_arithmetic import _check_int
+from dlcourse.widgets.static import StaticViewBox
 
 __all__ = [
     "INIT_BINS",
@@ -208,7 +209,7 @@ def init_widget(
         ),
     }  # fmt: skip
     output = widgets.Output()
-    box = widgets.VBox(
+    box = StaticViewBox(
         [
             widgets.HBox([controls["depth"], controls["width"], controls["scale"]]),
             widgets.HBox([controls["activation"], controls["scheme"]]),
@@ -234,4 +235,9 @@ def init_widget(
     for control in controls.values():
         control.observe(redraw, names="value")
     redraw()
+    box.set_static_view(
+        box.figure,
+        f"Activation histograms of every layer of a {depth}-layer, {width}-unit {activation} "
+        f"network initialized with {scheme} (scale {scale:g}), and the std per layer.",
+    )
     return box
