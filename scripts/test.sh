@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Run every test: lint, unit tests, every notebook of _toc.yml re-executed and compared with its
-# stored outputs (nbval), the website build with warnings as errors, and every page loaded in
-# headless Chromium (no JavaScript errors, every image loads; screenshots in _build/screenshots).
+# stored outputs (nbval), the website build with warnings as errors, every page loaded in
+# headless Chromium (scripts/check_site.py; screenshots in _build/screenshots) and its
+# self-test, the student edition built, and a Colab start simulated (scripts/colab_sim.py).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/setup.sh
@@ -38,3 +39,9 @@ if command -v chromium > /dev/null; then
 else
     echo "SKIPPED: Chromium is not installed (apt-get install chromium) - the pages were not loaded"
 fi
+
+echo "== student edition (the book without exercise solutions)"
+.venv/bin/python scripts/student_edition.py
+
+echo "== a Colab start, simulated (fresh environment, the chapter's own set-up cell installs dlcourse)"
+.venv/bin/python scripts/colab_sim.py
