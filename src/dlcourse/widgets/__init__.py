@@ -6,8 +6,17 @@ in ipywidgets controls for Jupyter and Colab. The computing modules never import
 
 - :mod:`dlcourse.widgets.conv_arithmetic`: output size, padding, stride and dilation drawn.
 - :mod:`dlcourse.widgets.initialization`: activation statistics of a deep net per init scheme.
+- :mod:`dlcourse.widgets.augment`: a grid of augmented samples of a photo.
+- :mod:`dlcourse.widgets.static`: the static view a widget shows on the website.
 """
 
+from dlcourse.widgets.augment import (
+    AUG_DEFAULTS,
+    augment_samples,
+    augment_widget,
+    build_transform,
+    render_augment,
+)
 from dlcourse.widgets.conv_arithmetic import (
     INPUT,
     PAD,
@@ -48,4 +57,9 @@ __all__ = [
     "draw_init_experiment",
     "render_init",
     "init_widget",
+    "AUG_DEFAULTS",
+    "build_transform",
+    "augment_samples",
+    "render_augment",
+    "augment_widget",
 ]
