@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from toc import ROOT, toc_notebooks  # noqa: E402
 
 OUT = ROOT / "_build" / "student"
-COPIED = ("_config.yml", "_toc.yml", "book", "_ext", "_static", "_vendor")
+COPIED = ("_config.yml", "_toc.yml", "references.bib", "book", "_ext", "_static", "_vendor")
 SOLUTION = re.compile(
     r"^```\{admonition\} Answer[^\n]*\n.*?^```[ \t]*\n?", re.DOTALL | re.MULTILINE
 )
