@@ -12,7 +12,14 @@ Modules, one idea each:
 - ``summary``: a layer table of any model: output shapes, parameters, activations, MACs.
 - ``initialization``: weight-initialization schemes and the activation/gradient statistics
   experiments; ``models``: the small models the chapters train (LeNet-5, a deep plain CNN).
-- ``plot``: image grids and training curves in one style; ``widgets``: interactive figures.
+- ``augment``: batch augmentation for the training loop (crop and flip, Mixup, CutMix, CowMask);
+  ``transfer``: heads, freezing and per-group learning rates for reusing a trained network.
+- ``features``: activations, top-activating patches and embeddings of a trained model;
+  ``attribution``: saliency maps from scratch (occlusion, gradients, guided backprop, CAM,
+  Grad-CAM) and their sanity checks; ``robustness``: exact transformations, corruptions and
+  stability metrics.
+- ``plot``: image grids and training curves in one style; ``widgets``: interactive figures,
+  each with a static view for the website; ``quiz``: self-check questions with feedback.
 - ``timing``: fair wall-clock comparisons; ``checkpoint``: atomic, hash-checked files.
 """
 
