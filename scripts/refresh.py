@@ -32,11 +32,11 @@ def refresh(path: Path, timeout: int = 900, output_dir: Path | None = None) -> f
         timeout=timeout,
         kernel_name="python3",
         resources={"metadata": {"path": str(path.parent)}},
-        # The site shows each widget's static view and a notebook front end re-runs the cell,
-        # so the widgets' last state (a copy of every figure they drew) is not stored.
-        store_widget_state=False,
     )
     client.execute()
+    # The site shows each widget's static view and a notebook front end re-runs the cell, so
+    # the widgets' last state (a copy of every figure they drew) is not stored. (It is kept
+    # during the run: nbclient's Output-widget capture needs it.)
     nb.metadata.pop("widgets", None)
     seconds = time.perf_counter() - start
     target = path if output_dir is None else output_dir / path.name
