@@ -7,9 +7,19 @@ in ipywidgets controls for Jupyter and Colab. The computing modules never import
 - :mod:`dlcourse.widgets.conv_arithmetic`: output size, padding, stride and dilation drawn.
 - :mod:`dlcourse.widgets.initialization`: activation statistics of a deep net per init scheme.
 - :mod:`dlcourse.widgets.augment`: a grid of augmented samples of a photo.
+- :mod:`dlcourse.widgets.attribution`: a saliency map for a photo, method and class.
 - :mod:`dlcourse.widgets.static`: the static view a widget shows on the website.
 """
 
+from dlcourse.widgets.attribution import (
+    ATTRIBUTION_DEFAULTS,
+    ATTRIBUTION_METHODS,
+    ATTRIBUTION_PHOTOS,
+    AttributionExplorer,
+    attribution_widget,
+    draw_attribution,
+    render_attribution,
+)
 from dlcourse.widgets.augment import (
     AUG_DEFAULTS,
     augment_samples,
@@ -62,4 +72,11 @@ __all__ = [
     "augment_samples",
     "render_augment",
     "augment_widget",
+    "ATTRIBUTION_PHOTOS",
+    "ATTRIBUTION_METHODS",
+    "ATTRIBUTION_DEFAULTS",
+    "AttributionExplorer",
+    "draw_attribution",
+    "render_attribution",
+    "attribution_widget",
 ]
