@@ -4,6 +4,8 @@ outputs keeps most tests fast; one test uses the real EfficientNet-Lite0."""
 
 from __future__ import annotations
 
+from html import unescape
+
 import ipywidgets
 import numpy as np
 import pytest
@@ -148,3 +150,14 @@ def test_bad_input(explorer):
         draw_attribution(np.zeros((4, 4, 3)), np.zeros((2, 2)))
     with pytest.raises(ValueError, match="unknown layer 'head'"):
         AttributionExplorer(TinyNet(), layer="head").attribution_map("chelsea", "grad_cam", 1)
+
+
+def test_widget_carries_a_static_view_of_its_first_state(explorer):
+    box = attribution_widget(photo="coffee", method="saliency", rank=2, explorer=explorer)
+    html = box._repr_mimebundle_()["text/html"]
+    name = explorer.top5("coffee")[1][1]
+    assert html.startswith('<div class="dlcourse-widget"><img src="data:image/png;base64,')
+    alt = f"map of the photo 'coffee' for its prediction number 2, '{name}'"
+    assert alt in unescape(html)
+    box.controls["method"].value = "grad_cam"
+    assert box._repr_mimebundle_()["text/html"] == html  # the first state, not the last

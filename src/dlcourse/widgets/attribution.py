@@ -28,6 +28,7 @@ from dlcourse.data import (
     load_efficientnet_lite0,
     load_photo,
 )
+from dlcourse.widgets.static import StaticViewBox
 
 __all__ = [
     "ATTRIBUTION_PHOTOS",
@@ -226,8 +227,9 @@ def attribution_widget(
 ) -> widgets.VBox:
     """Dropdowns for the photo, the method and the target class (one of the top-5
     predictions); every change redraws with :func:`render_attribution`. Returns the
-    ``ipywidgets.VBox``, which also carries ``controls`` (name -> widget), ``state()`` and
-    ``figure`` (the figure shown last), for use from code."""
+    ``ipywidgets.VBox`` (a :class:`~dlcourse.widgets.static.StaticViewBox`: pages without a
+    kernel show the first drawing), which also carries ``controls`` (name -> widget),
+    ``state()`` and ``figure`` (the figure shown last), for use from code."""
     explorer = explorer or _default_explorer()
     _check_choice("photo", photo, ATTRIBUTION_PHOTOS)
     _check_choice("method", method, tuple(ATTRIBUTION_METHODS))
@@ -243,7 +245,7 @@ def attribution_widget(
         ),
     }  # fmt: skip
     output = widgets.Output()
-    box = widgets.VBox([widgets.HBox(list(controls.values())), output])
+    box = StaticViewBox([widgets.HBox(list(controls.values())), output])
 
     def state() -> dict:
         return {name: control.value for name, control in controls.items()}
@@ -272,4 +274,10 @@ def attribution_widget(
     controls["method"].observe(redraw, names="value")
     controls["rank"].observe(redraw, names="value")
     redraw()
+    _, name, _ = explorer.top5(photo)[rank - 1]
+    box.set_static_view(
+        box.figure,
+        f"{ATTRIBUTION_METHODS[method]} map of the photo '{photo}' for its prediction number "
+        f"{rank}, '{name}', drawn over the photo.",
+    )
     return box
