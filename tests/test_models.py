@@ -7,7 +7,15 @@ import pytest
 import torch
 from torch import nn
 
-from dlcourse.models import ACTIVATIONS, NORMS, activation_layer, lenet5, norm_layer, plain_cnn
+from dlcourse.models import (
+    ACTIVATIONS,
+    NORMS,
+    activation_layer,
+    lenet5,
+    norm_layer,
+    plain_cnn,
+    small_cnn,
+)
 
 
 def n_params(model: nn.Module) -> int:
@@ -155,3 +163,30 @@ def test_lenet5_rejects_bad_arguments():
     with pytest.raises(ValueError, match="num_classes must be a positive int"):
         lenet5(num_classes=0)
     assert NORMS == ("batch", "group", "layer", "instance")
+
+
+def test_small_cnn_shapes_names_and_parameter_count():
+    model = small_cnn()
+    # conv: (9 c_in + 1) c_out; bn: 2 c; fc1: (3136 + 1) 64; fc2: (64 + 1) 10
+    expected = (
+        (9 * 1 + 1) * 16 + 2 * 16
+        + (9 * 16 + 1) * 32 + 2 * 32
+        + (9 * 32 + 1) * 64 + 2 * 64
+        + (64 * 7 * 7 + 1) * 64
+        + (64 + 1) * 10
+    )  # fmt: skip
+    assert sum(p.numel() for p in model.parameters()) == expected == 224_938
+    names = [name for name, _ in model.named_children()]
+    assert names == [
+        "conv1", "bn1", "relu1", "pool1", "conv2", "bn2", "relu2", "pool2",
+        "conv3", "bn3", "relu3", "flatten", "fc1", "relu4", "fc2",
+    ]  # fmt: skip
+    x = torch.randn(3, 1, 28, 28)
+    assert model(x).shape == (3, 10)
+    assert model[:-1](x).shape == (3, 64)  # the penultimate features
+    assert small_cnn(num_classes=5).fc2.out_features == 5
+
+
+def test_small_cnn_rejects_bad_num_classes():
+    with pytest.raises(ValueError, match="num_classes"):
+        small_cnn(num_classes=0)

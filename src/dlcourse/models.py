@@ -9,6 +9,8 @@ for a batch of ``N`` grey 28x28 images.
   or a normalization layer, a deep one does not train.
 - :func:`lenet5`: LeCun et al. (1998), "Gradient-based learning applied to document
   recognition", with max pooling.
+- :func:`small_cnn`: three conv blocks and a 64-unit hidden layer with named layers, the
+  model whose filters, feature maps and units the chapters of Part IV inspect.
 """
 
 from __future__ import annotations
@@ -19,7 +21,15 @@ from torch import nn
 
 from .initialization import _positive_int
 
-__all__ = ["ACTIVATIONS", "NORMS", "activation_layer", "norm_layer", "plain_cnn", "lenet5"]
+__all__ = [
+    "ACTIVATIONS",
+    "NORMS",
+    "activation_layer",
+    "norm_layer",
+    "plain_cnn",
+    "lenet5",
+    "small_cnn",
+]
 
 #: Activation name -> module class (LeakyReLU with PyTorch's default slope 0.01).
 _ACTIVATIONS: dict[str, type[nn.Module]] = {
@@ -148,3 +158,26 @@ def lenet5(num_classes: int = 10, activation: str = "tanh") -> nn.Sequential:
             ]
         )
     )
+
+
+def small_cnn(num_classes: int = 10) -> nn.Sequential:
+    """The small CNN whose weights and units Part IV looks at: three conv3x3 -> BN -> ReLU
+    blocks (16, 32, 64 channels) with 2x2 max pooling after the first two, then a 64-unit
+    hidden layer ``relu4`` (the penultimate features) and the classifier ``fc2``.
+
+    Every layer has a name (``conv1``, ``bn1``, ``relu1``, ``pool1``, ..., ``fc1``, ``relu4``,
+    ``fc2``) for hooks and receptive fields. 224,938 parameters for 10 classes.
+    """
+    num_classes = _positive_int("num_classes", num_classes)
+    layers: OrderedDict[str, nn.Module] = OrderedDict()
+    for i, (c_in, c_out) in enumerate([(1, 16), (16, 32), (32, 64)], start=1):
+        layers[f"conv{i}"] = nn.Conv2d(c_in, c_out, 3, padding=1)  # (N, c_out, H, W)
+        layers[f"bn{i}"] = nn.BatchNorm2d(c_out)
+        layers[f"relu{i}"] = nn.ReLU()
+        if i < 3:
+            layers[f"pool{i}"] = nn.MaxPool2d(2)  # (N, C, H, W) -> (N, C, H/2, W/2)
+    layers["flatten"] = nn.Flatten()  # (N, 64, 7, 7) -> (N, 3136)
+    layers["fc1"] = nn.Linear(64 * 7 * 7, 64)
+    layers["relu4"] = nn.ReLU()  # the penultimate layer: 64 features
+    layers["fc2"] = nn.Linear(64, num_classes)
+    return nn.Sequential(layers)
