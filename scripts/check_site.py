@@ -14,9 +14,17 @@ blocked, since the site must read offline. A page fails on:
   ``$$``, ``$...$`` or ``\\(`` left in the text outside code);
 - a widget output without a static view, a static view without a figure (see
   ``dlcourse.widgets.static``), or "Loading widget..." text;
+- a chapter with fewer than ``MIN_QUESTIONS`` self-check questions (``dlcourse.quiz``), or a
+  question whose answer is not collapsed under a toggle;
+- a figure of a cell's output without alt text (``mystnb: image: alt:`` in the cell metadata);
 - a page weight (the page and every file it loads, uncompressed) over ``PAGE_BUDGET_BYTES``.
 
-A screenshot of every page is saved for a person to look at. ``--self-test`` copies the built
+Every chapter must have its Colab launch button, opening that notebook's path in the
+repository. And the site's search must find a chapter by a word of its text (:data:`SEARCH`).
+
+Pages with a widget or a quiz, and the home page, are checked again in the dark theme. A
+screenshot of every page (and of its first widget and quiz, and the dark variants) is saved
+for a person to look at. ``--self-test`` copies the built
 site, breaks one page in each of those ways and checks that every breakage is reported.
 Uses Playwright driving Debian's ``chromium`` (``apt-get install chromium``); no browser is
 downloaded.
@@ -35,6 +43,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+import yaml
 from playwright.sync_api import sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -124,6 +133,8 @@ class PageReport:
     weight: int = 0
     formulas: int = 0
     widgets: int = 0
+    questions: int = 0
+    colab: list[str] = field(default_factory=list)
 
 
 MATH_STATE_JS = """
@@ -146,6 +157,24 @@ MATH_STATE_JS = """
 }
 """
 
+QUIZ_STATE_JS = """
+() => {
+  const items = Array.from(document.querySelectorAll('.dlcourse-quiz > ol > li'));
+  const noAnswer = items.filter(li => {
+    const d = li.querySelector(':scope > details');
+    return !d || d.open || !d.querySelector('summary') || !d.innerText.trim();
+  }).length;
+  return {questions: items.length, noAnswer};
+}
+"""
+
+ALT_TEXT_JS = """
+() => Array.from(document.querySelectorAll('.cell_output img, .output img'))
+  .filter(i => { const a = (i.getAttribute('alt') || '').trim();
+                 return !a || /\\.(png|jpe?g|svg|gif)$/i.test(a); })
+  .map(i => i.getAttribute('src').slice(0, 80))
+"""
+
 WIDGET_STATE_JS = """
 () => {
   const cells = Array.from(document.querySelectorAll('.dlcourse-widget'));
@@ -158,10 +187,16 @@ WIDGET_STATE_JS = """
 """
 
 
-def check_page(browser, page_path: Path, site: Path, screenshot: Path | None) -> PageReport:
+def check_page(
+    browser, page_path: Path, site: Path, screenshot: Path | None, dark: bool = False
+) -> PageReport:
+    """Load one page (in the light or the dark theme: the site follows the reader's system
+    setting) and report its problems."""
     report = PageReport()
     loaded: set[Path] = {page_path.resolve()}
-    page = browser.new_page(viewport={"width": 1280, "height": 1600})
+    page = browser.new_page(
+        viewport={"width": 1280, "height": 1600}, color_scheme="dark" if dark else "light"
+    )
 
     def route(r):
         url = r.request.url
@@ -216,6 +251,12 @@ def check_page(browser, page_path: Path, site: Path, screenshot: Path | None) ->
     if widgets["live"]:
         report.errors.append(f"{widgets['live']} widget output(s) without a static view")
 
+    quizzes = page.evaluate(QUIZ_STATE_JS)
+    report.questions = quizzes["questions"]
+    if quizzes["noAnswer"]:
+        report.errors.append(f"{quizzes['noAnswer']} quiz question(s) without a collapsed answer")
+    report.errors += [f"figure without alt text: {src}" for src in page.evaluate(ALT_TEXT_JS)]
+
     broken = page.evaluate(
         "Array.from(document.images)"
         ".filter(i => !(i.complete && i.naturalWidth > 0))"
@@ -223,6 +264,7 @@ def check_page(browser, page_path: Path, site: Path, screenshot: Path | None) ->
     )
     report.errors += [f"image does not load: {src}" for src in broken]
     hrefs = page.evaluate("Array.from(document.querySelectorAll('a[href]')).map(a => a.href)")
+    report.colab = sorted({h for h in hrefs if h.startswith(COLAB)})
     report.errors += link_problems(hrefs, site)
 
     report.weight = sum(p.stat().st_size for p in loaded)
@@ -233,17 +275,49 @@ def check_page(browser, page_path: Path, site: Path, screenshot: Path | None) ->
         )
     if screenshot is not None:
         page.screenshot(path=str(screenshot))
-        if report.widgets:  # and the first widget's static view, where a reader meets it
-            widget_shot = screenshot.with_name(f"{screenshot.stem}-widget.png")
-            page.locator(".dlcourse-widget").first.screenshot(path=str(widget_shot))
+        # and the first widget's static view and quiz, where a reader meets them
+        for kind, selector in (("widget", ".dlcourse-widget"), ("quiz", ".dlcourse-quiz")):
+            if page.locator(selector).count():
+                shot = screenshot.with_name(f"{screenshot.stem}-{kind}.png")
+                page.locator(selector).first.screenshot(path=str(shot))
     page.close()
     return report
+
+
+COLAB = "https://colab.research.google.com/"
+
+
+def colab_url(notebook: str) -> str:
+    """Where a chapter's launch button must point: Colab opening the notebook at its path in
+    the repository of ``_config.yml``."""
+    repo = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]
+    owner_name = urlsplit(repo["url"]).path.strip("/")
+    return f"{COLAB}github/{owner_name}/blob/{repo.get('branch', 'main')}/{notebook}"
+
+#: Self-check questions every chapter (a notebook of the toc) must have.
+MIN_QUESTIONS = 3
+
+
+def chapter_problems(report: PageReport, page: Path, site: Path) -> list[str]:
+    """What a chapter page must have beyond any page: its quiz and its own Colab button."""
+    problems = []
+    if report.questions < MIN_QUESTIONS:
+        problems.append(f"{report.questions} self-check questions; a chapter needs {MIN_QUESTIONS}")
+    expected = colab_url(page.relative_to(site).with_suffix(".ipynb").as_posix())
+    if report.colab != [expected]:
+        problems.append(f"Colab button {report.colab}, expected {expected}")
+    return problems
 
 
 def pages(site: Path) -> list[Path]:
     """The toc's pages, then the search page."""
     out = [site / f"{e.removesuffix('.ipynb').removesuffix('.md')}.html" for e in toc_files()]
     return out + [site / "search.html"]
+
+
+def is_chapter(page: Path, site: Path) -> bool:
+    """A page built from a notebook: a chapter, which must have its self-check quiz."""
+    return (ROOT / page.relative_to(site)).with_suffix(".ipynb").is_file()
 
 
 def check_site(site: Path, screenshots: Path | None) -> bool:
@@ -259,9 +333,16 @@ def check_site(site: Path, screenshots: Path | None) -> bool:
                 continue
             shot = None if screenshots is None else screenshots / f"{page.stem}.png"
             report = check_page(browser, page, site, shot)
+            if is_chapter(page, site):
+                report.errors += chapter_problems(report, page, site)
+            if report.widgets or report.questions or page.stem == "intro":
+                dark_shot = None if shot is None else shot.with_name(f"{page.stem}-dark.png")
+                dark = check_page(browser, page, site, dark_shot, dark=True)
+                report.errors += [f"(dark theme) {e}" for e in dark.errors]
             total += report.weight
             status = "ERRORS" if report.errors else "ok"
             extra = f", {report.widgets} widget(s)" if report.widgets else ""
+            extra += f", {report.questions} questions" if report.questions else ""
             print(
                 f"{status:8s} {str(page.relative_to(site)):34s} {report.weight / 2**20:5.1f} MB, "
                 f"{report.formulas} formulas{extra}"
@@ -269,9 +350,39 @@ def check_site(site: Path, screenshots: Path | None) -> bool:
             for err in report.errors:
                 print(f"         {err}")
             ok &= not report.errors
+        search = search_problems(browser, site)
+        print(f"{'ERRORS' if search else 'ok':8s} search for {SEARCH[0]!r} finds {SEARCH[1]}")
+        for err in search:
+            print(f"         {err}")
+        ok &= not search
         browser.close()
     print(f"page budget {PAGE_BUDGET_BYTES / 2**20:.0f} MB; {len(pages(site))} pages")
     return ok
+
+
+#: A search the site must answer: (query, a page that must be among the results).
+SEARCH = ("dilation", "book/conv_arithmetic.html")
+
+
+def search_problems(browser, site: Path) -> list[str]:
+    """Run :data:`SEARCH` on the site's search page, offline, as a reader would."""
+    query, expected = SEARCH
+    page = browser.new_page()
+    page.route("**/*", lambda r: r.continue_() if r.request.url.startswith("file:") else r.abort())
+    page.goto((site / "search.html").resolve().as_uri() + f"?q={query}", wait_until="load")
+    try:
+        page.wait_for_function(
+            "() => document.querySelectorAll('#search-results li a').length > 0", timeout=20_000
+        )
+    except Exception:  # noqa: BLE001 - reported below
+        pass
+    hits = page.evaluate(
+        "() => Array.from(document.querySelectorAll('#search-results li a')).map(a => a.href)"
+    )
+    page.close()
+    if not any(h.split("#")[0].endswith(expected) for h in hits):
+        return [f"search for {query!r} does not find {expected} (found {len(hits)} pages)"]
+    return []
 
 
 #: (what is injected into a copy of a chapter, the error that must be reported)
@@ -285,6 +396,14 @@ BREAKAGES = {
     "TeX error": ('<div class="math notranslate nohighlight">\\[\\frac{1}\\]</div>', "TeX errors"),
     "external request": ('<img src="http://example.invalid/x.png" alt="x">', "another host"),
     "empty widget": ('<div class="dlcourse-widget"><p>nothing</p></div>', "show no figure"),
+    "quiz without answer": (
+        '<div class="dlcourse-quiz"><ol><li><p>Q?</p></li></ol></div>',
+        "without a collapsed answer",
+    ),
+    "figure without alt text": (
+        '<div class="cell_output"><img src="../_static/images/logo_colab.png" alt="x.png"></div>',
+        "without alt text",
+    ),
     "widget without static view": (
         '<script type="application/vnd.jupyter.widget-view+json">{"model_id": "x"}</script>',
         "without a static view",
@@ -294,7 +413,7 @@ BREAKAGES = {
 
 def self_test(site: Path) -> bool:
     """Break a copy of a built chapter in each way of :data:`BREAKAGES`; every one must fail."""
-    chapter = pages(site)[1]
+    chapter = next(page for page in pages(site) if is_chapter(page, site))
     ok = True
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:
         scratch = Path(tmp) / "html"
@@ -310,6 +429,18 @@ def self_test(site: Path) -> bool:
             target.write_text(re.sub("</article>", html + "</article>", original, count=1))
             page_ids.cache_clear()
             errors = check_page(browser, target, scratch, None).errors
+            caught = [e for e in errors if expected in e]
+            print(f"{'caught' if caught else 'MISSED':8s} {name}: {caught[:1] or errors[:2]}")
+            ok &= bool(caught)
+        # a chapter whose quiz is gone, and one whose Colab button opens another notebook
+        for name, (old, new), expected in (
+            ("chapter without quiz", ('class="dlcourse-quiz"', 'class="gone"'), "self-check"),
+            ("wrong Colab button", (f"{target.stem}.ipynb", "intro.ipynb"), "Colab button"),
+        ):
+            assert old in original, old
+            target.write_text(original.replace(old, new))
+            report = check_page(browser, target, scratch, None)
+            errors = chapter_problems(report, target, scratch)
             caught = [e for e in errors if expected in e]
             print(f"{'caught' if caught else 'MISSED':8s} {name}: {caught[:1] or errors[:2]}")
             ok &= bool(caught)

@@ -47,7 +47,8 @@ PREINSTALLED = (
     "ipykernel",
 )
 REPO_URL = "git+https://github.com/dlcourse/dlcourse"
-DEFAULT_CHAPTERS = ("book/convolution.ipynb",)
+#: A short chapter, and one that needs the dependencies Colab lacks (timm, captum, the weights).
+DEFAULT_CHAPTERS = ("book/convolution.ipynb", "book/attribution.ipynb")
 
 
 def pins() -> list[str]:

@@ -2,11 +2,11 @@
 
     .venv/bin/python scripts/student_edition.py      # -> _build/student/_build/html/index.html
 
-Every chapter ends with "## Exercises", whose solutions are collapsed ``{admonition} Answer``
-blocks on the website. This copies the book's sources to ``_build/student``, removes those
-blocks from the Exercises sections (the self-check answers stay: they are for checking
+Every chapter ends with "## Exercises", whose solutions are collapsed ``{admonition} Solution``
+(or ``Answer``) blocks on the website. This copies the book's sources to ``_build/student``,
+removes those blocks from the Exercises sections (the self-check answers stay: they are for checking
 oneself) and builds the copy with ``jupyter-book build -W``. It fails if a chapter has no
-Exercises section or no solution in it, or if a solution is left in the copy.
+Exercises section or no solution in it, or if a built page still shows a solution.
 """
 
 from __future__ import annotations
@@ -26,13 +26,14 @@ from toc import ROOT, toc_notebooks  # noqa: E402
 OUT = ROOT / "_build" / "student"
 COPIED = ("_config.yml", "_toc.yml", "references.bib", "book", "_ext", "_static", "_vendor")
 SOLUTION = re.compile(
-    r"^```\{admonition\} Answer[^\n]*\n.*?^```[ \t]*\n?", re.DOTALL | re.MULTILINE
+    r"^```\{admonition\} (?:Answer|Solution)[^\n]*\n.*?^```[ \t]*\n?", re.DOTALL | re.MULTILINE
 )
 HEADING = re.compile(r"^## (.+)$", re.MULTILINE)
 
 
 def strip_solutions(nb: nbformat.NotebookNode) -> int:
-    """Remove the Answer blocks of the Exercises section in place; returns how many.
+    """Remove the Solution (or Answer) blocks of the Exercises section in place; returns how
+    many.
 
     Markdown cells are split at their level-2 headings; a piece belongs to the section of the
     last heading seen, so an Exercises section may span several cells.
@@ -52,6 +53,15 @@ def strip_solutions(nb: nbformat.NotebookNode) -> int:
                 removed += n
         cell.source = "".join(pieces)
     return removed
+
+
+def _shows_solution(page: str) -> bool:
+    """Whether a built page's Exercises section still holds a Solution or Answer admonition."""
+    start = page.find('<section id="exercises">')
+    if start < 0:
+        return False
+    end = page.find("</section>", start)
+    return re.search(r'admonition-title">(Solution|Answer)<', page[start:end]) is not None
 
 
 def main() -> int:
@@ -89,6 +99,11 @@ def main() -> int:
     )
     if build.returncode != 0:
         print(build.stdout[-5000:], build.stderr[-5000:])
+        return 1
+    html = OUT / "_build" / "html"
+    left = [p.name for p in html.rglob("*.html") if _shows_solution(p.read_text())]
+    if left:
+        print(f"student_edition: solutions left in {', '.join(sorted(left))}")
         return 1
     print(
         f"student_edition: removed {total} exercise solutions from {len(toc_notebooks())} "

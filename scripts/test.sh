@@ -23,7 +23,7 @@ mapfile -t notebooks <<< "$toc_list"
 echo "== website (jupyter-book build -W)"
 mkdir -p _build
 .venv/bin/python scripts/site_assets.py
-.venv/bin/jupyter-book build . -W --keep-going > _build/jupyter-book.log 2>&1 || { cat _build/jupyter-book.log; exit 1; }
+.venv/bin/jupyter-book build . --all -W --keep-going > _build/jupyter-book.log 2>&1 || { cat _build/jupyter-book.log; exit 1; }
 tail -n 3 _build/jupyter-book.log
 
 echo "== website in headless Chromium"

@@ -17,6 +17,7 @@ student = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(student)
 
 ANSWER = "```{admonition} Answer\n:class: dropdown\n%s\n```\n"
+SOLUTION = "```{admonition} Solution\n:class: dropdown\n%s\n```\n"
 
 
 def notebook(*sources: str) -> nbformat.NotebookNode:
@@ -33,7 +34,7 @@ def notebook(*sources: str) -> nbformat.NotebookNode:
 def test_only_exercise_solutions_go():
     nb = notebook(
         "## Self-check\n\n1. Q?\n" + ANSWER % "self-check answer",
-        "## Exercises\n\n1. Do this.\n" + ANSWER % "solution one" + "2. Do that.\n",
+        "## Exercises\n\n1. Do this.\n" + SOLUTION % "solution one" + "2. Do that.\n",
         "More exercises.\n" + ANSWER % "solution two\nover two lines",
         "code:print('an exercise cell stays')",
         "## Further reading\n\n" + ANSWER % "not an exercise",
