@@ -444,8 +444,7 @@ def self_test(site: Path) -> bool:
             caught = [e for e in errors if expected in e]
             print(f"{'caught' if caught else 'MISSED':8s} {name}: {caught[:1] or errors[:2]}")
             ok &= bool(caught)
-        budget = check_page.__globals__["PAGE_BUDGET_BYTES"]
-        (target.parent / "heavy.bin").write_bytes(b"\0" * (budget + 1))
+        (target.parent / "heavy.bin").write_bytes(b"\0" * (PAGE_BUDGET_BYTES + 1))
         target.write_text(original.replace("</body>", '<img src="heavy.bin" alt="x"></body>'))
         errors = check_page(browser, target, scratch, None).errors
         caught = [e for e in errors if "over the budget" in e]

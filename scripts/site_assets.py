@@ -36,7 +36,6 @@ class Package:
     version: str
     sha256: str  # of the tarball ``npm pack`` writes
     keep: tuple[str, ...]  # path prefixes inside ``package/``
-    skip: tuple[str, ...]  # file names never copied (bundles the pages do not load)
     dest: str  # directory under _vendor/
     strip: str = ""  # prefix removed from the kept paths
 
@@ -53,7 +52,6 @@ PACKAGES = (
         "3.2.2",
         "1b9c0a1c44df864e915690558e72adb9cc5203360daefd385084ced3b6c64c09",
         ("es5/tex-chtml.js", "es5/input/tex/", "es5/output/chtml/", "es5/ui/", "es5/a11y/"),
-        (),
         "mathjax",
         "es5/",
     ),
@@ -101,7 +99,7 @@ def unpack(pkg: Package, tarball: Path, into: Path) -> int:
             rel = member.name.removeprefix("package/")
             if not member.isfile() or not rel.startswith(pkg.keep):
                 continue
-            if rel.endswith(".map") or Path(rel).name in pkg.skip:
+            if rel.endswith(".map"):
                 continue
             # The layout below the stripped prefix is kept: MathJax loads its components and
             # fonts, and the widget bundle its fonts, relative to their own location.

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from .arithmetic import Layer, receptive_field
+from .initialization import _positive_int
 
 __all__ = [
     "Patch",
@@ -34,14 +35,6 @@ __all__ = [
     "filters_to_images",
     "embed",
 ]
-
-
-def _positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {value!r} of type {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value}")
-    return int(value)
 
 
 # --------------------------------------------------------------------------------------------

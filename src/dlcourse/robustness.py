@@ -36,13 +36,14 @@ CIFAR-10-C's 0.4 to 1 for 32 pixels, extended to 2 so the last severity is sever
 
 from __future__ import annotations
 
-import math
 import numbers
 from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from .initialization import _finite_float
 
 __all__ = [
     "NOISE_STD",
@@ -93,14 +94,6 @@ def _check_int(name: str, value: object) -> int:
     return int(value)
 
 
-def _check_float(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number, got {value!r} of type {type(value).__name__}")
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}")
-    return float(value)
-
-
 def _check_severity(severity: object) -> int:
     if isinstance(severity, bool) or not isinstance(severity, numbers.Integral):
         raise TypeError(
@@ -125,8 +118,8 @@ class Standardize(nn.Module):
 
     def __init__(self, mean: float, std: float) -> None:
         super().__init__()
-        self.mean = _check_float("mean", mean)
-        self.std = _check_float("std", std)
+        self.mean = _finite_float("mean", mean)
+        self.std = _finite_float("std", std)
         if self.std <= 0:
             raise ValueError(f"std must be positive, got {std}")
 
@@ -150,7 +143,7 @@ def translate(x: torch.Tensor, dx: int, dy: int, fill: float = 0.0) -> torch.Ten
     """
     x = _check_batch(x)
     dx, dy = _check_int("dx", dx), _check_int("dy", dy)
-    fill = _check_float("fill", fill)
+    fill = _finite_float("fill", fill)
     h, w = x.shape[-2:]
     out = torch.full_like(x, fill)
     if abs(dx) >= w or abs(dy) >= h:
@@ -188,7 +181,7 @@ def _angles(x: torch.Tensor, degrees: float | torch.Tensor) -> torch.Tensor:
         if not torch.isfinite(degrees).all():
             raise ValueError("degrees must be finite")
         return degrees.to(device=x.device, dtype=x.dtype).expand(len(x))
-    return torch.full((len(x),), _check_float("degrees", degrees), dtype=x.dtype, device=x.device)
+    return torch.full((len(x),), _finite_float("degrees", degrees), dtype=x.dtype, device=x.device)
 
 
 def rotate(x: torch.Tensor, degrees: float | torch.Tensor, fill: float = 0.0) -> torch.Tensor:
@@ -200,7 +193,7 @@ def rotate(x: torch.Tensor, degrees: float | torch.Tensor, fill: float = 0.0) ->
     ``torch.rot90(x, 1, dims=(-2, -1))`` on a square image.
     """
     x = _check_batch(x)
-    fill = _check_float("fill", fill)
+    fill = _finite_float("fill", fill)
     rad = torch.deg2rad(_angles(x, degrees))
     cos, sin = torch.cos(rad), torch.sin(rad)
     # Counter-clockwise on screen (rows point down) moves content by [[c, s], [-s, c]] in
@@ -216,10 +209,10 @@ def scale(x: torch.Tensor, factor: float, fill: float = 0.0) -> torch.Tensor:
     Output pixel ``p`` reads the input at ``c + (p - c) / factor``, bilinear, no anti-aliasing.
     """
     x = _check_batch(x)
-    factor = _check_float("factor", factor)
+    factor = _finite_float("factor", factor)
     if factor <= 0:
         raise ValueError(f"factor must be positive, got {factor}")
-    fill = _check_float("fill", fill)
+    fill = _finite_float("fill", fill)
     inverse = torch.eye(2, dtype=x.dtype, device=x.device).expand(len(x), 2, 2) / factor
     return _sample(x, inverse, fill)
 
@@ -233,12 +226,12 @@ def random_rotation(
     Angles are drawn on the CPU from ``generator`` (the global generator if ``None``), so a
     seeded generator gives the same angles on every device.
     """
-    max_degrees = _check_float("max_degrees", max_degrees)
+    max_degrees = _finite_float("max_degrees", max_degrees)
     if max_degrees < 0:
         raise ValueError(f"max_degrees must be >= 0, got {max_degrees}")
     if generator is not None and not isinstance(generator, torch.Generator):
         raise TypeError(f"generator must be a torch.Generator or None, got {type(generator)}")
-    fill = _check_float("fill", fill)
+    fill = _finite_float("fill", fill)
 
     def transform(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         u = torch.rand(len(x), generator=generator)
