@@ -29,6 +29,7 @@ def restore_global_state():
     warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
     benchmark = torch.backends.cudnn.benchmark
     cudnn_det = torch.backends.cudnn.deterministic
+    tf32 = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
     env = {k: os.environ.get(k) for k in ("PYTHONHASHSEED", "CUBLAS_WORKSPACE_CONFIG")}
     py_state = random.getstate()
     np_state = np.random.get_state()
@@ -37,6 +38,7 @@ def restore_global_state():
     torch.use_deterministic_algorithms(det, warn_only=warn_only)
     torch.backends.cudnn.benchmark = benchmark
     torch.backends.cudnn.deterministic = cudnn_det
+    torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = tf32
     for key, value in env.items():
         if value is None:
             os.environ.pop(key, None)

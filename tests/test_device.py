@@ -141,6 +141,16 @@ def test_seed_everything_matches_the_libraries_own_seeding(restore_global_state)
     assert r == [random.random() for _ in range(5)]
 
 
+def test_seed_everything_switches_tf32_off_only_when_deterministic(restore_global_state):
+    torch.backends.cudnn.allow_tf32 = True
+    torch.backends.cuda.matmul.allow_tf32 = True
+    seed_everything(0, deterministic=False)
+    assert torch.backends.cudnn.allow_tf32 and torch.backends.cuda.matmul.allow_tf32
+    seed_everything(0)
+    assert not torch.backends.cudnn.allow_tf32
+    assert not torch.backends.cuda.matmul.allow_tf32
+
+
 def test_seed_everything_returns_a_seeded_generator(restore_global_state):
     g = seed_everything(42)
     assert isinstance(g, torch.Generator)
