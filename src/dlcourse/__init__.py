@@ -11,7 +11,12 @@ Modules, one idea each:
 - ``arithmetic``: sizes, parameter counts, costs and receptive fields of conv nets (plain Python).
 - ``summary``: a layer table of any model: output shapes, parameters, activations, MACs.
 - ``initialization``: weight-initialization schemes and the activation/gradient statistics
-  experiments; ``models``: the small models the chapters train (LeNet-5, a deep plain CNN).
+  experiments; ``models``: the networks of the book, one module per family, from LeNet-5 to
+  ConvNeXt, and the small models the chapters train.
+- ``lrn``: local response normalization as AlexNet defined it; ``distributed``: a real
+  two-process data-parallel training run (``DistributedDataParallel``) and its one-process twin.
+- ``compare``: torchvision's architectures with their documented numbers beside our counts;
+  ``compress``: magnitude pruning, batch-norm folding of a whole model, int8 quantization.
 - ``augment``: batch augmentation for the training loop (crop and flip, Mixup, CutMix, CowMask);
   ``transfer``: heads, freezing and per-group learning rates for reusing a trained network.
 - ``features``: activations, top-activating patches and embeddings of a trained model;

@@ -1,4 +1,4 @@
-"""The book's figures, in one style: image grids and training curves.
+"""The book's figures, in one style: image grids, training curves and bubble charts.
 
 Plotting sits on top of the computing modules and is never imported by them.
 """
@@ -133,5 +133,103 @@ def plot_history(history: object, title: str | None = None) -> plt.Figure:
         ax.legend()
     if title:
         fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def bubble_chart(
+    x: Sequence[float],
+    y: Sequence[float],
+    sizes: Sequence[float],
+    labels: Sequence[str],
+    *,
+    colors: Sequence[float] | None = None,
+    color_label: str | None = None,
+    size_legend: Sequence[float] = (),
+    size_format: str = "{:g}",
+    max_area: float = 1200.0,
+    log_x: bool = True,
+    label_offsets: dict[str, tuple[float, float]] | None = None,
+    xlabel: str = "",
+    ylabel: str = "",
+    title: str | None = None,
+    figsize: tuple[float, float] = (8.0, 5.0),
+) -> plt.Figure:
+    """One labelled bubble per item at ``(x, y)``, its *area* proportional to ``sizes``.
+
+    The largest size gets ``max_area`` (in points squared, matplotlib's unit for marker
+    areas), every other ``max_area * size / max(sizes)``: the area, not the radius, scales
+    with the size, so a bubble four times as large is twice as wide. ``colors`` (numbers,
+    e.g. years) colour the bubbles through a colour map with a colour bar titled
+    ``color_label``; ``size_legend`` adds grey reference bubbles for those sizes, labelled
+    with ``size_format``. Each label sits right of its bubble, moved by
+    ``label_offsets[label]`` (in points) when given. ``log_x`` puts x on a log scale, as
+    compute budgets span orders of magnitude.
+    """
+    xs, ys, ss = (np.asarray(v, dtype=np.float64) for v in (x, y, sizes))
+    labels = list(labels)
+    n = len(labels)
+    for name, values in (("x", xs), ("y", ys), ("sizes", ss)):
+        if values.ndim != 1 or len(values) != n:
+            raise ValueError(f"{name} must be a flat sequence of {n} numbers (one per label)")
+        if not np.isfinite(values).all():
+            raise ValueError(f"{name} must be finite numbers, got {values.tolist()}")
+    if n == 0:
+        raise ValueError("bubble_chart needs at least one bubble")
+    if (ss <= 0).any():
+        raise ValueError(f"sizes must be positive (they set bubble areas), got {ss.tolist()}")
+    if log_x and (xs <= 0).any():
+        raise ValueError(f"x must be positive on a log scale, got {xs.tolist()}")
+    if max_area <= 0:
+        raise ValueError(f"max_area must be positive, got {max_area}")
+    offsets = dict(label_offsets or {})
+    unknown = set(offsets) - set(labels)
+    if unknown:
+        raise ValueError(f"label_offsets names labels that are not plotted: {sorted(unknown)}")
+    if colors is not None and len(colors) != n:
+        raise ValueError(f"got {len(colors)} colours for {n} bubbles")
+
+    scale = max_area / ss.max()
+    fig, ax = plt.subplots(figsize=figsize)
+    style = {"alpha": 0.55, "edgecolors": "black", "linewidths": 0.6, "zorder": 3}
+    if colors is None:
+        ax.scatter(xs, ys, s=ss * scale, **style)
+    else:
+        points = ax.scatter(xs, ys, s=ss * scale, c=np.asarray(colors), cmap="viridis", **style)
+        bar = fig.colorbar(points, ax=ax, pad=0.01)
+        if color_label:
+            bar.set_label(color_label)
+    for xi, yi, si, label in zip(xs, ys, ss, labels, strict=True):
+        radius = float(np.sqrt(si * scale / np.pi))  # points
+        dx, dy = offsets.get(label, (0.0, 0.0))
+        ax.annotate(
+            label,
+            (xi, yi),
+            xytext=(radius + 2.0 + dx, dy),
+            textcoords="offset points",
+            ha="left",
+            va="center",
+            fontsize=8,
+            zorder=4,
+        )
+    if size_legend:
+        handles = [
+            ax.scatter([], [], s=value * scale, color="grey", alpha=0.4, edgecolors="black")
+            for value in size_legend
+        ]
+        ax.legend(
+            handles,
+            [size_format.format(value) for value in size_legend],
+            loc="lower right",
+            labelspacing=1.6,
+            borderpad=1.0,
+            scatterpoints=1,
+        )
+    if log_x:
+        ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
     fig.tight_layout()
     return fig

@@ -13,7 +13,7 @@ __all__ = ["small_cnn"]
 
 
 def small_cnn(num_classes: int = 10) -> nn.Sequential:
-    """The small CNN whose weights and units Part IV looks at: three conv3x3 -> BN -> ReLU
+    """The small CNN whose weights and units Part V looks at: three conv3x3 -> BN -> ReLU
     blocks (16, 32, 64 channels) with 2x2 max pooling after the first two, then a 64-unit
     hidden layer ``relu4`` (the penultimate features) and the classifier ``fc2``.
 
