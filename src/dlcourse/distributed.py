@@ -32,6 +32,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+from .checkpoint import atomic_write
+
 __all__ = ["DDPResult", "choose_backend", "ddp_train", "free_port", "train_single"]
 
 BACKENDS = ("gloo", "nccl")
@@ -152,9 +154,8 @@ def _worker(
             losses.append(loss.item())
         state = {k: v.detach().cpu().clone() for k, v in ddp_model.module.state_dict().items()}
         # written under a temporary name and renamed: the parent never sees half a file
-        tmp = Path(out_dir) / f"rank{rank}.pt.tmp"
-        torch.save({"state_dict": state, "losses": losses}, tmp)
-        os.replace(tmp, Path(out_dir) / f"rank{rank}.pt")
+        result = {"state_dict": state, "losses": losses}
+        atomic_write(Path(out_dir) / f"rank{rank}.pt", lambda f: torch.save(result, f))
     finally:
         dist.destroy_process_group()
 
