@@ -22,7 +22,7 @@ from dlcourse.compress import (
     quantize_int8,
     sparsity,
 )
-from dlcourse.models import small_cnn
+from dlcourse.models import randomize_batch_norm, small_cnn
 from dlcourse.models.mobilenet import DepthwiseSeparable
 
 
@@ -44,15 +44,7 @@ def tiny(seed: int = 0) -> nn.Sequential:
 
 def with_statistics(model: nn.Module, seed: int = 0) -> nn.Module:
     """Random batch-norm parameters and running statistics, then eval mode."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                m.weight.copy_(torch.rand(m.num_features, generator=g) + 0.5)
-                m.bias.copy_(torch.randn(m.num_features, generator=g))
-                m.running_mean.copy_(torch.randn(m.num_features, generator=g))
-                m.running_var.copy_(torch.rand(m.num_features, generator=g) + 0.5)
-    return model.eval()
+    return randomize_batch_norm(model, torch.Generator().manual_seed(seed)).eval()
 
 
 @pytest.mark.parametrize("amount", [0.0, 0.3, 0.5, 0.9, 1.0])

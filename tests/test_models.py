@@ -190,3 +190,27 @@ def test_small_cnn_shapes_names_and_parameter_count():
 def test_small_cnn_rejects_bad_num_classes():
     with pytest.raises(ValueError, match="num_classes"):
         small_cnn(num_classes=0)
+
+
+def test_randomize_batch_norm_gives_reproducible_non_trivial_statistics():
+    from dlcourse.models import randomize_batch_norm
+
+    def stats(model: nn.Module) -> list[torch.Tensor]:
+        bn = model[1]
+        return [bn.running_mean, bn.running_var, bn.weight, bn.bias]
+
+    make = lambda: nn.Sequential(nn.Conv2d(1, 8, 3), nn.BatchNorm2d(8))  # noqa: E731
+    a = randomize_batch_norm(make(), torch.Generator().manual_seed(0))
+    b = randomize_batch_norm(make(), torch.Generator().manual_seed(0))
+    mean, var, weight, bias = stats(a)
+    assert not torch.equal(mean, torch.zeros(8)) and not torch.equal(var, torch.ones(8))
+    assert ((var >= 0.5) & (var <= 2.0)).all() and ((weight >= 0.5) & (weight <= 1.5)).all()
+    assert not torch.equal(bias, torch.zeros(8))
+    for x, y in zip(stats(a), stats(b), strict=True):
+        assert torch.equal(x, y)
+    model = make()
+    conv_before = model[0].weight.detach().clone()
+    randomize_batch_norm(model, torch.Generator().manual_seed(1))
+    assert torch.equal(model[0].weight, conv_before)  # only the norm layers change
+    with pytest.raises(TypeError, match="torch.Generator"):
+        randomize_batch_norm(make(), 0)

@@ -9,6 +9,7 @@ import torchvision
 from torch import nn
 from torchvision.models.googlenet import Inception as TorchvisionInception
 
+from dlcourse.models.common import randomize_batch_norm
 from dlcourse.models.inception import (
     GOOGLENET_INCEPTION,
     BasicConv2d,
@@ -25,18 +26,6 @@ def n_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def randomize_batch_norm(model: nn.Module, seed: int) -> None:
-    """Non-trivial running statistics and affine parameters, so the norm layers matter."""
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                m.running_mean.normal_(0, 0.1, generator=generator)
-                m.running_var.uniform_(0.5, 2.0, generator=generator)
-                m.weight.uniform_(0.5, 1.5, generator=generator)
-                m.bias.normal_(0, 0.1, generator=generator)
-
-
 def test_widths_are_those_of_torchvision_googlenet():
     with torch.device("meta"):
         theirs = torchvision.models.googlenet(weights=None, aux_logits=False, init_weights=False)
@@ -50,7 +39,7 @@ def test_widths_are_those_of_torchvision_googlenet():
 def test_inception_equals_torchvision_module_with_the_same_weights():
     torch.manual_seed(0)
     ours = Inception(*WIDTHS_3A, kernel5=3, batch_norm=True)
-    randomize_batch_norm(ours, 1)
+    randomize_batch_norm(ours, torch.Generator().manual_seed(1))
     theirs = TorchvisionInception(*WIDTHS_3A)
     theirs.load_state_dict(ours.state_dict())  # strict: same names and shapes
     ours.eval()
@@ -65,7 +54,7 @@ def test_inception_equals_torchvision_module_with_the_same_weights():
 def test_googlenet_equals_torchvision_with_the_same_weights():
     torch.manual_seed(0)
     ours = googlenet()
-    randomize_batch_norm(ours, 3)
+    randomize_batch_norm(ours, torch.Generator().manual_seed(3))
     theirs = torchvision.models.googlenet(weights=None, aux_logits=False, init_weights=False)
     theirs.load_state_dict(ours.state_dict())
     ours.eval()

@@ -11,6 +11,7 @@ from torch import nn
 from torchvision.models.mobilenetv2 import InvertedResidual as TorchvisionInvertedResidual
 
 from dlcourse.arithmetic import depthwise_separable_macs
+from dlcourse.models.common import randomize_batch_norm
 from dlcourse.models.mobilenet import (
     MOBILENET_V1_CONFIG,
     DepthwiseSeparable,
@@ -22,17 +23,6 @@ from dlcourse.summary import summarize
 
 def n_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
-
-
-def randomize_batch_norms(model: nn.Module, generator: torch.Generator) -> None:
-    """Random affine parameters and running statistics, so eval-mode checks see them."""
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                m.weight.copy_(torch.rand(m.num_features, generator=generator) + 0.5)
-                m.bias.copy_(torch.randn(m.num_features, generator=generator))
-                m.running_mean.copy_(torch.randn(m.num_features, generator=generator))
-                m.running_var.copy_(torch.rand(m.num_features, generator=generator) + 0.5)
 
 
 def hand_count(alpha: float = 1.0, full_conv: bool = False, bn: bool = True) -> tuple[int, int]:
@@ -58,7 +48,7 @@ def hand_count(alpha: float = 1.0, full_conv: bool = False, bn: bool = True) -> 
 def test_depthwise_separable_matches_functional_version():
     g = torch.Generator().manual_seed(0)
     block = DepthwiseSeparable(8, 16, stride=2)
-    randomize_batch_norms(block, g)
+    randomize_batch_norm(block, g)
     block.eval()
     x = torch.randn(2, 8, 10, 10, generator=g)
     dw, pw = block.depthwise, block.pointwise
@@ -124,7 +114,7 @@ def test_inverted_residual_equals_torchvision(c_in, c_out, stride, ratio):
     theirs = TorchvisionInvertedResidual(c_in, c_out, stride, ratio)
     assert n_params(ours) == n_params(theirs)
     assert ours.use_residual == theirs.use_res_connect == (stride == 1 and c_in == c_out)
-    randomize_batch_norms(theirs, g)
+    randomize_batch_norm(theirs, g)
     with torch.no_grad():
         for p in theirs.parameters():
             if p.dim() == 4:

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 from torchvision.models import resnet as tv
 
+from dlcourse.models.common import randomize_batch_norm
 from dlcourse.models.resnet import (
     BasicBlock,
     Bottleneck,
@@ -32,21 +33,10 @@ def projection(inplanes: int, outplanes: int, stride: int) -> nn.Sequential:
     return nn.Sequential(conv1x1(inplanes, outplanes, stride), nn.BatchNorm2d(outplanes))
 
 
-def randomize_bn(model: nn.Module, seed: int = 0) -> None:
-    """Non-trivial BN statistics and affine parameters, so eval-mode outputs test them too."""
-    g = torch.Generator().manual_seed(seed)
-    for m in model.modules():
-        if isinstance(m, nn.BatchNorm2d):
-            m.running_mean.copy_(torch.randn(m.num_features, generator=g) * 0.1)
-            m.running_var.copy_(torch.rand(m.num_features, generator=g) + 0.5)
-            m.weight.data.copy_(torch.rand(m.num_features, generator=g) + 0.5)
-            m.bias.data.copy_(torch.randn(m.num_features, generator=g) * 0.1)
-
-
 def check_same(ours: nn.Module, theirs: nn.Module, x: torch.Tensor) -> None:
     assert n_params(ours) == n_params(theirs)
     assert list(ours.state_dict()) == list(theirs.state_dict())
-    randomize_bn(theirs)
+    randomize_batch_norm(theirs, torch.Generator().manual_seed(0))
     ours.load_state_dict(theirs.state_dict())
     for mode in ("train", "eval"):
         ours.train(mode == "train")

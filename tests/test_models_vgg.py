@@ -8,6 +8,7 @@ import torch
 import torchvision
 from torch import nn
 
+from dlcourse.models.common import randomize_batch_norm
 from dlcourse.models.vgg import VGG_CONFIGS, make_features, vgg
 
 TORCHVISION = {"A": "vgg11", "B": "vgg13", "D": "vgg16", "E": "vgg19"}
@@ -68,12 +69,8 @@ def test_same_layers_and_parameters_as_torchvision(name, batch_norm):
 def test_same_outputs_as_torchvision_vgg11_with_the_same_weights(batch_norm):
     torch.manual_seed(0)
     ours = vgg("A", batch_norm=batch_norm).eval()
-    if batch_norm:  # non-trivial running statistics, so the norm layers matter
-        generator = torch.Generator().manual_seed(1)
-        for m in ours.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                m.running_mean.normal_(0, 0.1, generator=generator)
-                m.running_var.uniform_(0.5, 2.0, generator=generator)
+    if batch_norm:  # non-trivial statistics, so the norm layers matter
+        randomize_batch_norm(ours, torch.Generator().manual_seed(1))
     builder = torchvision.models.vgg11_bn if batch_norm else torchvision.models.vgg11
     theirs = on_meta(builder, weights=None)
     theirs.load_state_dict(ours.state_dict(), assign=True)

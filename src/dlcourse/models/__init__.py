@@ -5,7 +5,8 @@ explicit ``forward``), so ``summarize(model, ...)`` shows every layer and a chap
 block. Shapes in the comments are ``(N, C, H, W)``. The ImageNet-sized models load torchvision's
 state dicts, which is how the chapters check them.
 
-- :mod:`.common`: activation and normalization layers by name.
+- :mod:`.common`: activation and normalization layers by name; random batch-norm statistics
+  for checks against a reference model.
 - :mod:`.plain`: :func:`plain_cnn`, conv3x3 blocks with no shortcuts, of any depth.
 - :mod:`.lenet`: :func:`lenet5`, LeNet-5 for 28x28 inputs.
 - :mod:`.small`: :func:`small_cnn`, the named-layer CNN that Part V inspects.
@@ -23,7 +24,7 @@ state dicts, which is how the chapters check them.
 from __future__ import annotations
 
 from .alexnet import alexnet
-from .common import ACTIVATIONS, NORMS, activation_layer, norm_layer
+from .common import ACTIVATIONS, NORMS, activation_layer, norm_layer, randomize_batch_norm
 from .convnext import ConvNeXtBlock, LayerNorm2d, convnext, convnext28, convnext_tiny
 from .densenet import DenseBlock, DenseLayer, Transition, densenet28
 from .inception import GoogLeNet, Inception, googlenet
@@ -40,6 +41,7 @@ __all__ = [
     "NORMS",
     "activation_layer",
     "norm_layer",
+    "randomize_batch_norm",
     "plain_cnn",
     "lenet5",
     "small_cnn",

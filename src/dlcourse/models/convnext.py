@@ -23,7 +23,8 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import Tensor, nn
 
-from ..initialization import _positive_int
+from ..initialization import _finite_float, _positive_int
+from .common import _probability
 
 __all__ = [
     "LayerNorm2d",
@@ -38,13 +39,11 @@ __all__ = [
 ]
 
 
-def _float(name: str, value: object, low: float, high: float | None = None) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number, got {value!r}")
-    if value < low or (high is not None and value >= high):
-        allowed = f"[{low}, {high})" if high is not None else f">= {low}"
-        raise ValueError(f"{name} must be in {allowed}, got {value}")
-    return float(value)
+def _non_negative(name: str, value: object) -> float:
+    value = _finite_float(name, value)
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0, got {value}")
+    return value
 
 
 class LayerNorm2d(nn.Module):
@@ -62,7 +61,7 @@ class LayerNorm2d(nn.Module):
     def __init__(self, num_channels: int, eps: float = 1e-6) -> None:
         super().__init__()
         self.num_channels = _positive_int("num_channels", num_channels)
-        self.eps = _float("eps", eps, 0.0)
+        self.eps = _non_negative("eps", eps)
         self.weight = nn.Parameter(torch.ones(self.num_channels))
         self.bias = nn.Parameter(torch.zeros(self.num_channels))
 
@@ -85,7 +84,7 @@ def stochastic_depth(x: Tensor, p: float, training: bool) -> Tensor:
     while training, and scale the kept ones by ``1 / (1 - p)`` so the expectation is
     unchanged (Huang et al., 2016, "Deep networks with stochastic depth"; torchvision's
     ``stochastic_depth(mode="row")``). The identity in evaluation or when ``p = 0``."""
-    p = _float("p", p, 0.0, 1.0)
+    p = _probability("p", p)
     if not training or p == 0.0:
         return x
     keep = torch.empty((x.shape[0],) + (1,) * (x.dim() - 1), dtype=x.dtype, device=x.device)
@@ -119,13 +118,13 @@ class ConvNeXtBlock(nn.Module):
         expansion = _positive_int("expansion", expansion)
         if kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be odd to keep the size, got {kernel_size}")
-        self.drop_prob = _float("drop_prob", drop_prob, 0.0, 1.0)
+        self.drop_prob = _probability("drop_prob", drop_prob)
         self.dwconv = nn.Conv2d(dim, dim, kernel_size, padding=kernel_size // 2, groups=dim)
         self.norm = nn.LayerNorm(dim, eps=1e-6)
         self.pwconv1 = nn.Linear(dim, expansion * dim)
         self.act = nn.GELU()
         self.pwconv2 = nn.Linear(expansion * dim, dim)
-        gamma = _float("layer_scale", layer_scale, 0.0)
+        gamma = _non_negative("layer_scale", layer_scale)
         self.layer_scale = nn.Parameter(torch.full((dim, 1, 1), gamma))
 
     def forward(self, x: Tensor) -> Tensor:
@@ -203,7 +202,7 @@ def convnext(
             f"depths and dims must be non-empty and of the same length, got {depths} and {dims}"
         )
     num_classes = _positive_int("num_classes", num_classes)
-    drop_path_rate = _float("drop_path_rate", drop_path_rate, 0.0, 1.0)
+    drop_path_rate = _probability("drop_path_rate", drop_path_rate)
     layers: list[nn.Module] = [patchify_stem(in_channels, dims[0], patch)]
     total, index = sum(depths), 0
     for stage, (depth, dim) in enumerate(zip(depths, dims, strict=True)):

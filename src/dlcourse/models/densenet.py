@@ -23,16 +23,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..initialization import _positive_int
+from .common import _probability
 
 __all__ = ["DenseLayer", "DenseBlock", "Transition", "densenet28"]
-
-
-def _rate(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number, got {value!r}")
-    if not 0.0 <= value < 1.0:
-        raise ValueError(f"{name} must be in [0, 1), got {value}")
-    return float(value)
 
 
 class DenseLayer(nn.Module):
@@ -51,7 +44,7 @@ class DenseLayer(nn.Module):
         in_channels = _positive_int("in_channels", in_channels)
         growth_rate = _positive_int("growth_rate", growth_rate)
         bn_size = _positive_int("bn_size", bn_size)
-        self.drop_rate = _rate("drop_rate", drop_rate)
+        self.drop_rate = _probability("drop_rate", drop_rate)
         inner = bn_size * growth_rate
         self.norm1 = nn.BatchNorm2d(in_channels)
         self.relu1 = nn.ReLU(inplace=True)
